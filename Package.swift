@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "RNNKit",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "RNNFormat", targets: ["RNNFormat"]),
+        .library(name: "RNNRuntime", targets: ["RNNRuntime"]),
+        .executable(name: "rnnconvert", targets: ["rnnconvert"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // libhdf5 and zlib as system libraries; the headers carry the few static inline shims
+        // for macros Swift cannot import (H5P_DEFAULT, H5T_NATIVE_*, ...).
+        .systemLibrary(
+            name: "CHDF5",
+            pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"]), .brew(["hdf5"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
+        .target(
+            name: "RNNFormat",
+            dependencies: ["CHDF5", "CZlib"]
+        ),
+        .target(
+            name: "RNNRuntime",
+            dependencies: ["RNNFormat"]
+        ),
+        .executableTarget(
+            name: "rnnconvert",
+            dependencies: [
+                "RNNFormat",
+                "RNNRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "RNNFormatTests", dependencies: ["RNNFormat"]),
+        .testTarget(name: "RNNRuntimeTests", dependencies: ["RNNRuntime", "RNNFormat"]),
+        .testTarget(name: "rnnconvertTests", dependencies: ["rnnconvert"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
