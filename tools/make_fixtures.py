@@ -1,0 +1,550 @@
+#!/usr/bin/env python3
+"""Generate RNNKit's test fixtures from PyTorch (the reference implementation).
+
+Regenerate (from the repository root):
+
+    pip install torch h5py numpy safetensors && python3 tools/make_fixtures.py
+
+Optionally name the groups to rebuild: `python3 tools/make_fixtures.py float quant`
+(groups: float, quant, checkpoints, hostile; default: all). `fixtures/index.json` is rebuilt
+from what is on disk after every run.
+
+Properties:
+- Deterministic: every case seeds torch and numpy from a CRC32 of its name, so reruns write
+  byte-identical files (torch.save, h5py, numpy and safetensors outputs are all reproducible).
+- Idempotent: each group wipes the fixtures/ subfolder it owns (fixtures/float, fixtures/quant,
+  fixtures/checkpoints, fixtures/hostile/pickle) and rewrites it; nothing else is touched.
+- Tiny: total fixtures/ stays well under 5 MB (checked at the end of every run).
+
+The layout is the contract in fixtures/README.md (expected values come ONLY from PyTorch).
+The script also asserts a few facts the Swift side relies on (int8 weight rule of
+quantize_dynamic, non-contiguous saved views really being non-contiguous, ...).
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import os
+import pickle
+import shutil
+import struct
+import subprocess
+import sys
+import warnings
+import zipfile
+import zlib
+from pathlib import Path
+
+import h5py
+import numpy as np
+import safetensors.torch
+import torch
+import torch.nn as nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+warnings.filterwarnings("ignore")  # torch.ao.quantization deprecation chatter
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "fixtures"
+SIZE_LIMIT = 5 * 1024 * 1024
+
+T = 6  # sequence length of every sequence call
+B = 3  # batch of the plain batched calls
+PACKED_LENGTHS = [3, 6, 1, 5]  # unsorted; includes T and shorter ones (B = 4 for packed calls)
+V = 2  # size of the leading (vmap) dimension of sequence "leading" calls
+CELL_LEADING = (2, 3)  # leading dims of cell "leading" calls
+
+SEQ_KINDS = {"GRU": nn.GRU, "LSTM": nn.LSTM, "RNN": nn.RNN}
+CELL_KINDS = {"GRUCell": nn.GRUCell, "LSTMCell": nn.LSTMCell, "RNNCell": nn.RNNCell}
+DTYPES = {"float16": torch.float16, "float32": torch.float32, "float64": torch.float64,
+          "bfloat16": torch.bfloat16}
+
+
+# ----------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def seed_for(name: str) -> int:
+    return zlib.crc32(name.encode()) & 0x7FFFFFFF
+
+
+def seed_all(name: str) -> torch.Generator:
+    seed = seed_for(name)
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    return gen
+
+
+def fresh_dir(path: Path) -> Path:
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path
+
+
+def write_json(path: Path, obj) -> None:
+    path.write_text(json.dumps(obj, indent=1) + "\n")
+
+
+def save_npy(directory: Path, name: str, tensor, dtype=np.float32) -> str:
+    arr = tensor.detach().numpy() if isinstance(tensor, torch.Tensor) else np.asarray(tensor)
+    np.save(directory / name, np.ascontiguousarray(arr.astype(dtype)))
+    return name
+
+
+def module_config(kind: str, mod: nn.Module) -> dict:
+    if kind in CELL_KINDS:
+        return {"input_size": mod.input_size, "hidden_size": mod.hidden_size, "num_layers": 1,
+                "bias": mod.bias, "batch_first": False, "dropout": 0.0,
+                "bidirectional": False, "proj_size": 0,
+                "nonlinearity": getattr(mod, "nonlinearity", "tanh")}
+    return {"input_size": mod.input_size, "hidden_size": mod.hidden_size,
+            "num_layers": mod.num_layers, "bias": mod.bias, "batch_first": mod.batch_first,
+            "dropout": float(mod.dropout), "bidirectional": mod.bidirectional,
+            "proj_size": getattr(mod, "proj_size", 0),
+            "nonlinearity": getattr(mod, "nonlinearity", "tanh")}
+
+
+def make_module(kind: str, cfg: dict) -> nn.Module:
+    if kind in CELL_KINDS:
+        args = dict(input_size=cfg["input_size"], hidden_size=cfg["hidden_size"],
+                    bias=cfg.get("bias", True))
+        if kind == "RNNCell":
+            args["nonlinearity"] = cfg.get("nonlinearity", "tanh")
+        return CELL_KINDS[kind](**args)
+    args = dict(input_size=cfg["input_size"], hidden_size=cfg["hidden_size"],
+                num_layers=cfg.get("num_layers", 1), bias=cfg.get("bias", True),
+                batch_first=cfg.get("batch_first", False), dropout=cfg.get("dropout", 0.0),
+                bidirectional=cfg.get("bidirectional", False))
+    if kind == "LSTM":
+        args["proj_size"] = cfg.get("proj_size", 0)
+    if kind == "RNN":
+        args["nonlinearity"] = cfg.get("nonlinearity", "tanh")
+    return SEQ_KINDS[kind](**args)
+
+
+def out_size(cfg: dict) -> int:
+    return cfg["proj_size"] if cfg["proj_size"] > 0 else cfg["hidden_size"]
+
+
+def build_parent(modules: list[tuple[str, nn.Module]], extras: bool) -> tuple[nn.Module, list[str]]:
+    """The model whose state_dict is saved. `modules` are (prefix, rnn) pairs.
+
+    A single module with prefix "" IS the model. Otherwise the RNNs sit at their dotted
+    prefixes; with `extras`, an nn.Embedding is registered next to (before) the first RNN and
+    an nn.Linear head at the root, so the checkpoint carries non-RNN tensors too.
+    Returns the model and the extra (non-RNN) state_dict keys.
+    """
+    if len(modules) == 1 and modules[0][0] == "":
+        assert not extras, "a root module cannot carry extra tensors"
+        return modules[0][1], []
+    root = nn.Module()
+
+    def node_at(path: list[str]) -> nn.Module:
+        node = root
+        for part in path:
+            if not hasattr(node, part):
+                node.add_module(part, nn.Module())
+            node = getattr(node, part)
+        return node
+
+    first_prefix, first_mod = modules[0]
+    if extras:
+        parent_path = first_prefix.split(".")[:-1]
+        node_at(parent_path).add_module("embed", nn.Embedding(11, first_mod.input_size))
+    for prefix, mod in modules:
+        parts = prefix.split(".")
+        node_at(parts[:-1]).add_module(parts[-1], mod)
+    if extras:
+        last = modules[-1][1]
+        width = last.hidden_size
+        if not isinstance(last, (nn.RNNCellBase,)):
+            width = (2 if last.bidirectional else 1) * (getattr(last, "proj_size", 0) or last.hidden_size)
+        root.add_module("head", nn.Linear(width, 4))
+    rnn_prefixes = [p + "." for p, _ in modules]
+    extra_keys = [k for k in root.state_dict() if not any(k.startswith(p) for p in rnn_prefixes)]
+    return root, extra_keys
+
+
+def h5_path(key: str) -> str:
+    return "/" + key.replace(".", "/")
+
+
+def write_dump(path: Path, state: dict, np_dtype) -> None:
+    """Bare h5py dump of a state_dict: key a.b.c -> dataset /a/b/c, no attributes."""
+    with h5py.File(path, "w") as f:
+        for key, tensor in state.items():
+            f.create_dataset(h5_path(key), data=tensor.detach().float().numpy().astype(np_dtype))
+
+
+def write_attrs(path: Path, state: dict, modules: list[tuple[str, str, dict]], np_dtype) -> None:
+    """Datasets of the RNN modules only, plus the RNNKit spec attributes.
+
+    `modules` are (prefix, kind, config); a module with prefix "" puts its attributes on "/".
+    """
+    with h5py.File(path, "w") as f:
+        f.attrs["format"] = "rnnkit"
+        f.attrs["format_version"] = "1.0"
+        f.attrs["producer"] = "make_fixtures.py"
+        for prefix, kind, cfg in modules:
+            group = f.require_group(h5_path(prefix)) if prefix else f
+            group.attrs["module"] = kind
+            group.attrs["input_size"] = np.int64(cfg["input_size"])
+            group.attrs["hidden_size"] = np.int64(cfg["hidden_size"])
+            group.attrs["num_layers"] = np.int64(cfg["num_layers"])
+            group.attrs["proj_size"] = np.int64(cfg["proj_size"])
+            group.attrs["bias"] = np.int8(cfg["bias"])
+            group.attrs["batch_first"] = np.int8(cfg["batch_first"])
+            group.attrs["bidirectional"] = np.int8(cfg["bidirectional"])
+            group.attrs["dropout"] = np.float64(cfg["dropout"])
+            group.attrs["nonlinearity"] = cfg["nonlinearity"]
+            p = prefix + "." if prefix else ""
+            for key, tensor in state.items():
+                if key.startswith(p) and "." not in key[len(p):]:
+                    f.create_dataset(h5_path(key),
+                                     data=tensor.detach().float().numpy().astype(np_dtype))
+
+
+def round_weights(mod: nn.Module, dtype: torch.dtype) -> None:
+    """Round every parameter to `dtype` and back, so float32 runs use the stored values."""
+    with torch.no_grad():
+        for p in mod.parameters():
+            p.copy_(p.to(dtype).float())
+
+
+def train_dict(parent: nn.Module, state: dict) -> dict:
+    """{"epoch", "model", "optimizer"} as a training loop would save it (SGD with momentum)."""
+    shadow = copy.deepcopy(parent).float()
+    opt = torch.optim.SGD(shadow.parameters(), lr=0.01, momentum=0.9)
+    loss = sum((p * p).sum() for p in shadow.parameters())
+    loss.backward()
+    opt.step()
+    return {"epoch": 7, "model": state, "optimizer": opt.state_dict()}
+
+
+# ----------------------------------------------------------------------------------------------
+# Calls: inputs and PyTorch's outputs
+
+
+def randn(gen: torch.Generator, *shape, scale=1.0) -> torch.Tensor:
+    return torch.randn(*shape, generator=gen) * scale
+
+
+def forward(mod: nn.Module, kind: str, cfg: dict, x, h0=None, c0=None, lengths=None,
+            leading: int = 0):
+    """PyTorch's result (output, h_n, c_n) of one call; output is None for cells.
+
+    `leading` extra dims in front of every array are handled as a stack of independent calls.
+    """
+    if leading > 0:
+        res = [forward(mod, kind, cfg, x[i], None if h0 is None else h0[i],
+                       None if c0 is None else c0[i], lengths, leading - 1)
+               for i in range(x.shape[0])]
+        stack = lambda j: None if res[0][j] is None else torch.stack([r[j] for r in res])
+        return stack(0), stack(1), stack(2)
+    is_lstm = kind in ("LSTM", "LSTMCell")
+    with torch.no_grad():
+        if kind in CELL_KINDS:
+            if is_lstm:
+                h1, c1 = mod(x, None if h0 is None else (h0, c0))
+                return None, h1, c1
+            return None, mod(x, h0), None
+        state = None if h0 is None else ((h0, c0) if is_lstm else h0)
+        bf = cfg["batch_first"]
+        if lengths is not None:
+            packed = pack_padded_sequence(x, lengths, batch_first=bf, enforce_sorted=False)
+            out, hn = mod(packed, state)
+            out, _ = pad_packed_sequence(out, batch_first=bf,
+                                         total_length=x.shape[1 if bf else 0])
+        else:
+            out, hn = mod(x, state)
+    if is_lstm:
+        return out, hn[0], hn[1]
+    return out, hn, None
+
+
+def record_call(calls: list, directory: Path, file_prefix: str, name: str, mod, kind, cfg,
+                x, h0=None, c0=None, lengths=None, leading=0) -> None:
+    """Run one call through PyTorch, save its arrays and append its case.json entry."""
+    out, hn, cn = forward(mod, kind, cfg, x, h0, c0, lengths, leading)
+    f = lambda suffix: f"{file_prefix}{name}.{suffix}.npy"
+    opt = lambda t, suffix, dt=np.float32: None if t is None else save_npy(directory, f(suffix), t, dt)
+    calls.append({
+        "name": name,
+        "input": save_npy(directory, f("input"), x),
+        "h0": opt(h0, "h0"),
+        "c0": opt(c0, "c0"),
+        "lengths": opt(lengths, "lengths", np.int64),
+        "leading": leading,
+        "output": opt(out, "output"),
+        "h_n": save_npy(directory, f("h_n"), hn),
+        "c_n": opt(cn, "c_n"),
+    })
+
+
+def seq_calls(mod: nn.Module, kind: str, cfg: dict, directory: Path, gen: torch.Generator,
+              file_prefix: str = "", include_unbatched: bool = True) -> list[dict]:
+    """Run the standard suite of calls of a sequence module and save inputs and outputs."""
+    I, H = cfg["input_size"], cfg["hidden_size"]
+    Ho, D, L = out_size(cfg), (2 if cfg["bidirectional"] else 1), cfg["num_layers"]
+    bf = cfg["batch_first"]
+    is_lstm = kind == "LSTM"
+    calls: list[dict] = []
+    rec = lambda name, *args, **kw: record_call(calls, directory, file_prefix, name, mod, kind,
+                                                cfg, *args, **kw)
+
+    def seq_input(batch):
+        return randn(gen, batch, T, I) if bf else randn(gen, T, batch, I)
+
+    def state(*shape):
+        h0 = randn(gen, *shape[:-1], L * D, shape[-1], Ho) if shape else randn(gen, L * D, Ho)
+        if not is_lstm:
+            return h0, None
+        c0 = randn(gen, *shape[:-1], L * D, shape[-1], H) if shape else randn(gen, L * D, H)
+        return h0, c0
+
+    rec("batched", seq_input(B))
+    if include_unbatched:
+        rec("unbatched", randn(gen, T, I))
+        rec("unbatched_h0", randn(gen, T, I), *state())
+    rec("h0", seq_input(B), *state(B))
+    nb = len(PACKED_LENGTHS)
+    lengths = torch.tensor(PACKED_LENGTHS, dtype=torch.int64)
+    # Padding holds random values on purpose: a reader must ignore everything past each length.
+    rec("packed", seq_input(nb), lengths=lengths)
+    rec("packed_h0", seq_input(nb), *state(nb), lengths=lengths)
+    rec("leading", torch.stack([seq_input(B) for _ in range(V)]), *state(V, B), leading=1)
+    return calls
+
+
+def cell_calls(mod: nn.Module, kind: str, cfg: dict, directory: Path, gen: torch.Generator,
+               file_prefix: str = "", include_unbatched: bool = True) -> list[dict]:
+    """Run the standard suite of calls of a cell; `output` is null, h_n/c_n hold h'/c'."""
+    I, H = cfg["input_size"], cfg["hidden_size"]
+    is_lstm = kind == "LSTMCell"
+    calls: list[dict] = []
+    rec = lambda name, *args, **kw: record_call(calls, directory, file_prefix, name, mod, kind,
+                                                cfg, *args, **kw)
+
+    def state(*shape):
+        return randn(gen, *shape, H), (randn(gen, *shape, H) if is_lstm else None)
+
+    rec("batched", randn(gen, B, I))
+    rec("batched_state", randn(gen, B, I), *state(B))
+    if include_unbatched:
+        rec("unbatched", randn(gen, I))
+        rec("unbatched_state", randn(gen, I), *state())
+    n = len(CELL_LEADING)
+    rec("leading", randn(gen, *CELL_LEADING, B, I), leading=n)
+    rec("leading_state", randn(gen, *CELL_LEADING, B, I), *state(*CELL_LEADING, B), leading=n)
+    return calls
+
+
+def run_calls(mod, kind, cfg, directory, gen, file_prefix="", include_unbatched=True):
+    fn = cell_calls if kind in CELL_KINDS else seq_calls
+    return fn(mod, kind, cfg, directory, gen, file_prefix, include_unbatched)
+
+
+# ----------------------------------------------------------------------------------------------
+# Float cases
+
+FLOAT_CASES = [
+    # name, kind, prefix, extras, config overrides, dtype
+    ("gru", "GRU", "", False, dict(input_size=5, hidden_size=7), "float32"),
+    ("gru_bi_2l", "GRU", "model.encoder", True,
+     dict(input_size=5, hidden_size=7, num_layers=2, bidirectional=True), "float32"),
+    ("gru_batch_first", "GRU", "rnn", False,
+     dict(input_size=5, hidden_size=7, batch_first=True), "float32"),
+    ("gru_nobias", "GRU", "", False, dict(input_size=5, hidden_size=7, bias=False), "float32"),
+    ("gru_f16", "GRU", "rnn", True, dict(input_size=5, hidden_size=7), "float16"),
+    ("gru_f64", "GRU", "", False, dict(input_size=5, hidden_size=7), "float64"),
+    ("lstm", "LSTM", "", False, dict(input_size=5, hidden_size=7), "float32"),
+    ("lstm_proj", "LSTM", "rnn", True, dict(input_size=5, hidden_size=6, proj_size=3), "float32"),
+    ("lstm_proj_bi_2l", "LSTM", "model.encoder", True,
+     dict(input_size=5, hidden_size=6, proj_size=3, num_layers=2, bidirectional=True,
+          dropout=0.25), "float32"),
+    ("lstm_batch_first", "LSTM", "rnn", False,
+     dict(input_size=5, hidden_size=7, batch_first=True), "float32"),
+    ("rnn_tanh", "RNN", "", False, dict(input_size=5, hidden_size=7), "float32"),
+    ("rnn_relu_bi_2l", "RNN", "model.encoder", True,
+     dict(input_size=5, hidden_size=7, num_layers=2, bidirectional=True, nonlinearity="relu"),
+     "float32"),
+    ("gru_cell", "GRUCell", "", False, dict(input_size=5, hidden_size=7), "float32"),
+    ("lstm_cell", "LSTMCell", "rnn", False, dict(input_size=5, hidden_size=7), "float32"),
+    ("rnn_cell_tanh", "RNNCell", "", False, dict(input_size=5, hidden_size=7), "float32"),
+    ("rnn_cell_relu", "RNNCell", "model.encoder", True,
+     dict(input_size=5, hidden_size=7, nonlinearity="relu"), "float32"),
+    ("lstm_cell_nobias", "LSTMCell", "", False,
+     dict(input_size=5, hidden_size=7, bias=False), "float32"),
+]
+
+RELU_NOTE = ("dump.h5 carries no attributes: a reader of the bare dump must be told "
+             "nonlinearity=relu (config.nonlinearity); attrs.h5 carries it.")
+
+
+def save_model_files(directory: Path, parent: nn.Module, dtype_name: str,
+                     modules: list[tuple[str, str, dict]]) -> dict:
+    """dump.h5, attrs.h5, model.pt, train.pt, model.safetensors of `parent` in `dtype_name`."""
+    dtype = DTYPES[dtype_name]
+    state = {k: v.detach().to(dtype).clone() for k, v in parent.state_dict().items()}
+    np_dtype = np.dtype(dtype_name)
+    write_dump(directory / "dump.h5", state, np_dtype)
+    write_attrs(directory / "attrs.h5", state, modules, np_dtype)
+    torch.save(state, directory / "model.pt")
+    torch.save(train_dict(parent, state), directory / "train.pt")
+    safetensors.torch.save_file(state, str(directory / "model.safetensors"))
+    os.chmod(directory / "model.safetensors", 0o644)  # safetensors creates it 0600
+    return {"dump": "dump.h5", "attrs": "attrs.h5", "pt": "model.pt", "train_pt": "train.pt",
+            "safetensors": "model.safetensors"}
+
+
+def gen_float_case(name, kind, prefix, extras, overrides, dtype_name) -> None:
+    directory = fresh_dir(FIXTURES / "float" / name)
+    gen = seed_all(name)
+    mod = make_module(kind, overrides)
+    parent, extra_keys = build_parent([(prefix, mod)], extras)
+    parent.eval()
+    round_weights(parent, DTYPES[dtype_name])
+    cfg = module_config(kind, mod)
+    files = save_model_files(directory, parent, dtype_name, [(prefix, kind, cfg)])
+    case = {"name": name, "module": kind, "prefix": prefix, "config": cfg, "dtype": dtype_name,
+            "files": files, "extra_keys": extra_keys,
+            "calls": run_calls(mod, kind, cfg, directory, gen)}
+    if cfg["nonlinearity"] == "relu":
+        case["notes"] = RELU_NOTE
+    if cfg["dropout"] > 0:
+        case["notes"] = "dropout is stored but inactive: expected outputs are from eval mode."
+    write_json(directory / "case.json", case)
+
+
+def gen_two_modules() -> None:
+    """Parent with embed (Embedding), encoder (GRU), decoder (LSTM) and head (Linear)."""
+    name = "two_modules"
+    directory = fresh_dir(FIXTURES / "float" / name)
+    gen = seed_all(name)
+    enc = make_module("GRU", dict(input_size=5, hidden_size=7))
+    dec = make_module("LSTM", dict(input_size=7, hidden_size=6))
+    parent, extra_keys = build_parent([("encoder", enc), ("decoder", dec)], extras=True)
+    parent.eval()
+    specs = [("encoder", "GRU", module_config("GRU", enc)),
+             ("decoder", "LSTM", module_config("LSTM", dec))]
+    files = save_model_files(directory, parent, "float32", specs)
+    modules = []
+    for (prefix, kind, cfg), mod in zip(specs, [enc, dec]):
+        calls = run_calls(mod, kind, cfg, directory, gen, file_prefix=prefix + ".")
+        modules.append({"prefix": prefix, "module": kind, "config": cfg, "calls": calls})
+    first = modules[0]
+    case = {"name": name, "module": first["module"], "prefix": first["prefix"],
+            "config": first["config"], "dtype": "float32", "files": files,
+            "extra_keys": extra_keys, "calls": first["calls"], "modules": modules,
+            "notes": "Top-level module/prefix/config/calls describe modules[0] (the encoder) "
+                     "for readers that know one module only; `modules` lists every RNN module "
+                     "of the parent with its own calls (files prefixed '<prefix>.')."}
+    write_json(directory / "case.json", case)
+
+
+def gen_float() -> None:
+    fresh_dir(FIXTURES / "float")
+    for spec in FLOAT_CASES:
+        gen_float_case(*spec)
+    gen_two_modules()
+    for directory in sorted((FIXTURES / "float").iterdir()):
+        verify_float_case(directory)
+
+
+# ----------------------------------------------------------------------------------------------
+# Self-check: reload what was written, rerun every call, compare with the saved expectations
+
+
+def load_call(directory: Path, call: dict) -> dict:
+    get = lambda key: None if call[key] is None else torch.from_numpy(np.load(directory / call[key]))
+    return {key: get(key) for key in ("input", "h0", "c0", "lengths", "output", "h_n", "c_n")}
+
+
+def module_state(state: dict, prefix: str) -> dict:
+    p = prefix + "." if prefix else ""
+    return {k[len(p):]: v.float() for k, v in state.items()
+            if k.startswith(p) and "." not in k[len(p):]}
+
+
+def check_calls(mod, kind, cfg, directory: Path, calls: list[dict], what: str) -> None:
+    for call in calls:
+        a = load_call(directory, call)
+        got = forward(mod, kind, cfg, a["input"], a["h0"], a["c0"], a["lengths"], call["leading"])
+        for key, value in zip(("output", "h_n", "c_n"), got):
+            want = a[key]
+            assert (value is None) == (want is None), f"{what} {call['name']} {key} presence"
+            if want is not None:
+                assert value.shape == want.shape, f"{what} {call['name']} {key} shape"
+                assert torch.equal(value, want), \
+                    f"{what} {call['name']} {key} differs by {(value - want).abs().max()}"
+
+
+def verify_float_case(directory: Path) -> None:
+    """Rebuild each module from dump.h5, model.pt, train.pt and the safetensors file; rerun."""
+    case = json.loads((directory / "case.json").read_text())
+    files = case["files"]
+    with h5py.File(directory / files["dump"]) as f:
+        dump = {}
+        f.visititems(lambda n, o: dump.__setitem__(n.replace("/", "."), torch.from_numpy(o[()]))
+                     if isinstance(o, h5py.Dataset) else None)
+    sources = {
+        "dump": dump,
+        "pt": torch.load(directory / files["pt"], weights_only=True),
+        "train_pt": torch.load(directory / files["train_pt"], weights_only=True)["model"],
+        "safetensors": safetensors.torch.load_file(str(directory / files["safetensors"])),
+    }
+    for what, state in sources.items():
+        assert set(state) == set(sources["dump"]), f"{directory.name}: {what} keys differ"
+        for key in case["extra_keys"]:
+            assert key in state, f"{directory.name}: extra key {key} missing from {what}"
+    for m in case.get("modules", [case]):
+        for what, state in sources.items():
+            mod = make_module(m["module"], m["config"]).eval()
+            mod.load_state_dict(module_state(state, m["prefix"]))
+            check_calls(mod, m["module"], m["config"], directory, m["calls"],
+                        f"{directory.name}/{m['prefix']}/{what}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Index and main
+
+GROUPS = {"float": gen_float}
+
+
+def write_index() -> None:
+    index = {"version": 1}
+    for group in ("float", "quant"):
+        root = FIXTURES / group
+        index[group] = sorted(f"{group}/{p.name}" for p in root.iterdir()
+                              if (p / "case.json").exists()) if root.exists() else []
+    for key, rel in (("checkpoints", "checkpoints/index.json"),
+                     ("hostile_pickle", "hostile/pickle/index.json")):
+        index[key] = rel if (FIXTURES / rel).exists() else None
+    write_json(FIXTURES / "index.json", index)
+
+
+def total_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def main(argv: list[str]) -> None:
+    groups = argv or list(GROUPS)
+    unknown = [g for g in groups if g not in GROUPS]
+    if unknown:
+        sys.exit(f"unknown group(s) {unknown}; known: {list(GROUPS)}")
+    torch.set_num_threads(1)
+    FIXTURES.mkdir(exist_ok=True)
+    for group in groups:
+        GROUPS[group]()
+        print(f"{group}: done")
+    write_index()
+    size = total_size(FIXTURES)
+    print(f"fixtures/: {size} bytes")
+    assert size < SIZE_LIMIT, f"fixtures/ is {size} bytes, over the {SIZE_LIMIT} limit"
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
