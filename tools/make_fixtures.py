@@ -37,6 +37,11 @@ import zipfile
 import zlib
 from pathlib import Path
 
+# Pin ATen's kernel dispatch to AVX2 (RNNKit's target) before torch loads: AVX512 and AVX2
+# kernels differ by an ulp or so (e.g. unbatched GRU outputs, quantized outputs), and pinning
+# keeps regenerated files identical on AVX2 and AVX512 machines.
+os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
+
 import h5py
 import numpy as np
 import safetensors.torch
@@ -455,6 +460,142 @@ def gen_float() -> None:
 
 
 # ----------------------------------------------------------------------------------------------
+# Quantized cases (dynamic int8, fbgemm)
+
+QUANT_TYPES = {nn.GRU, nn.LSTM, nn.GRUCell, nn.LSTMCell}
+
+QUANT_CASES = [
+    # name, kind, prefix, extras, config overrides
+    ("qgru", "GRU", "", False, dict(input_size=8, hidden_size=16)),
+    ("qgru_bi_2l", "GRU", "model.encoder", True,
+     dict(input_size=8, hidden_size=16, num_layers=2, bidirectional=True)),
+    ("qgru_packed", "GRU", "rnn", False, dict(input_size=8, hidden_size=16, batch_first=True)),
+    ("qgru_cell", "GRUCell", "", False, dict(input_size=8, hidden_size=16)),
+    ("qlstm", "LSTM", "rnn", False, dict(input_size=8, hidden_size=16)),
+    ("qlstm_bi", "LSTM", "model.encoder", True,
+     dict(input_size=8, hidden_size=16, bidirectional=True)),
+    ("qlstm_cell", "LSTMCell", "rnn", False, dict(input_size=8, hidden_size=16)),
+]
+
+# Extra packed calls of qgru_packed: duplicates, all full (packed path, no padding), all short.
+EXTRA_PACKED = {"packed_dup": [6, 2, 6, 4], "packed_full": [6, 6, 6, 6], "packed_short": [1, 3, 1, 2]}
+
+QUANT_NOTES = ("Expected outputs come from the quantized PyTorch module (fbgemm). PyTorch's "
+               "dynamic quantized RNN modules reject unbatched input (GRU/LSTM: 'input must have "
+               "3 dimensions, got 2'; GRUCell/LSTMCell: 'Dimension out of range'), so quant cases "
+               "have no unbatched calls.")
+
+
+def quantize(model: nn.Module) -> nn.Module:
+    """quantize_dynamic; it swaps submodules only, so a bare RNN is wrapped and unwrapped."""
+    torch.backends.quantized.engine = "fbgemm"
+    if type(model) in QUANT_TYPES:
+        wrapped = nn.Sequential(model)
+        return torch.ao.quantization.quantize_dynamic(wrapped, QUANT_TYPES, dtype=torch.qint8)[0]
+    return torch.ao.quantization.quantize_dynamic(model, QUANT_TYPES, dtype=torch.qint8)
+
+
+def numpy_weight_rule(w: np.ndarray) -> tuple[np.float32, np.ndarray]:
+    """The int8 weight rule of shared/notes/pytorch-int8-dynamic.md, in numpy (a check of the note)."""
+    w = w.astype(np.float32)
+    amax = np.float32(max(abs(min(float(w.min()), 0.0)), max(float(w.max()), 0.0)))
+    scale = np.float32(amax / np.float32(127.5))
+    scale = max(scale, np.float32(1.1920929e-07))
+    inv = np.float32(np.float32(1.0) / scale)
+    q = np.clip(np.rint(w * inv), -128, 127).astype(np.int8)
+    return scale, q
+
+
+def quant_weights(qmod: nn.Module, fmod: nn.Module, directory: Path, what: str) -> dict:
+    """Save PyTorch's int8 weights as q.<name>.npy; check them against the float weights and
+    against the numpy rule of the note."""
+    weights = {}
+    wb = qmod._weight_bias()
+    for name, qw in wb["weight"].items():
+        assert qw.dtype == torch.qint8 and qw.qscheme() == torch.per_tensor_affine, (what, name)
+        ints = qw.int_repr().numpy()
+        scale, zero_point = qw.q_scale(), qw.q_zero_point()
+        assert zero_point == 0, (what, name, zero_point)
+        assert float(np.float32(scale)) == scale, f"{what}: {name} scale is not a float32 value"
+        w = getattr(fmod, name).detach().numpy()
+        err = np.abs(ints.astype(np.float32) * np.float32(scale) - w).max()
+        assert err <= scale * (0.5 + 1e-4), f"{what}: {name} dequantization error {err}"
+        note_scale, note_q = numpy_weight_rule(w)
+        assert note_scale == np.float32(scale), f"{what}: {name} note scale {note_scale} != {scale}"
+        assert np.array_equal(note_q, ints), f"{what}: {name} note rule differs from PyTorch"
+        file = save_npy(directory, f"q.{name}.npy", ints, np.int8)
+        weights[name] = {"file": file, "scale": float(np.float32(scale)), "zero_point": zero_point}
+    for name, b in wb["bias"].items():
+        assert torch.equal(b, getattr(fmod, name)), f"{what}: bias {name} changed by quantization"
+    return weights
+
+
+def gen_quant_case(name, kind, prefix, extras, overrides) -> None:
+    directory = fresh_dir(FIXTURES / "quant" / name)
+    gen = seed_all(name)
+    fmod = make_module(kind, overrides)
+    parent, extra_keys = build_parent([(prefix, fmod)], extras)
+    parent.eval()
+    cfg = module_config(kind, fmod)
+    state = {k: v.detach().clone() for k, v in parent.state_dict().items()}
+    write_dump(directory / "dump.h5", state, np.float32)
+    write_attrs(directory / "attrs.h5", state, [(prefix, kind, cfg)], np.float32)
+    torch.save(state, directory / "model.pt")
+    safetensors.torch.save_file(state, str(directory / "model.safetensors"))
+    os.chmod(directory / "model.safetensors", 0o644)
+    qparent = quantize(parent).eval()
+    qmod = qparent if prefix == "" else qparent.get_submodule(prefix)
+    assert type(qmod).__module__.startswith("torch.ao.nn.quantized.dynamic"), type(qmod)
+    torch.save(qparent.state_dict(), directory / "qmodel.pt")
+    weights = quant_weights(qmod, fmod, directory, name)
+    calls = run_calls(qmod, kind, cfg, directory, gen, include_unbatched=False)
+    if name == "qgru_packed":
+        for call_name, lengths in EXTRA_PACKED.items():
+            x = randn(gen, len(lengths), T, cfg["input_size"])
+            record_call(calls, directory, "", call_name, qmod, kind, cfg, x,
+                        lengths=torch.tensor(lengths, dtype=torch.int64))
+    case = {"name": name, "module": kind, "prefix": prefix, "config": cfg, "dtype": "float32",
+            "files": {"dump": "dump.h5", "attrs": "attrs.h5", "pt": "model.pt",
+                      "safetensors": "model.safetensors"},
+            "extra_keys": extra_keys, "calls": calls,
+            "quant": {"engine": "fbgemm", "qmodel_pt": "qmodel.pt", "weights": weights,
+                      "cpu_capability": torch.backends.cpu.get_cpu_capability()},
+            "notes": QUANT_NOTES}
+    write_json(directory / "case.json", case)
+
+
+def verify_quant_case(directory: Path) -> None:
+    """Rebuild the quantized module from qmodel.pt and rerun every call (bit-identical), and
+    rebuild it from dump.h5 through quantize_dynamic (same int8 weights, same outputs)."""
+    case = json.loads((directory / "case.json").read_text())
+    kind, prefix, cfg = case["module"], case["prefix"], case["config"]
+    qstate = torch.load(directory / "qmodel.pt", weights_only=False)
+    fresh = quantize(make_module(kind, cfg)).eval()
+    p = prefix + "." if prefix else ""
+    fresh.load_state_dict({k[len(p):]: v for k, v in qstate.items() if k.startswith(p)})
+    check_calls(fresh, kind, cfg, directory, case["calls"], f"{directory.name}/qmodel.pt")
+    with h5py.File(directory / case["files"]["dump"]) as f:
+        group = f[h5_path(prefix)] if prefix else f
+        fstate = {k: torch.from_numpy(v[()]) for k, v in group.items() if isinstance(v, h5py.Dataset)}
+    fmod = make_module(kind, cfg).eval()
+    fmod.load_state_dict(fstate)
+    requant = quantize(fmod).eval()
+    for name, entry in case["quant"]["weights"].items():
+        qw = requant._weight_bias()["weight"][name]
+        assert np.array_equal(qw.int_repr().numpy(), np.load(directory / entry["file"])), name
+        assert qw.q_scale() == entry["scale"], name
+    check_calls(requant, kind, cfg, directory, case["calls"], f"{directory.name}/requantized")
+
+
+def gen_quant() -> None:
+    fresh_dir(FIXTURES / "quant")
+    for spec in QUANT_CASES:
+        gen_quant_case(*spec)
+    for directory in sorted((FIXTURES / "quant").iterdir()):
+        verify_quant_case(directory)
+
+
+# ----------------------------------------------------------------------------------------------
 # Self-check: reload what was written, rerun every call, compare with the saved expectations
 
 
@@ -511,11 +652,13 @@ def verify_float_case(directory: Path) -> None:
 # ----------------------------------------------------------------------------------------------
 # Index and main
 
-GROUPS = {"float": gen_float}
+GROUPS = {"float": gen_float, "quant": gen_quant}
 
 
 def write_index() -> None:
-    index = {"version": 1}
+    index = {"version": 1,
+             "generator": {"script": "tools/make_fixtures.py", "torch": torch.__version__,
+                           "cpu_capability": torch.backends.cpu.get_cpu_capability()}}
     for group in ("float", "quant"):
         root = FIXTURES / group
         index[group] = sorted(f"{group}/{p.name}" for p in root.iterdir()
