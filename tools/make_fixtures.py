@@ -271,17 +271,30 @@ def forward(mod: nn.Module, kind: str, cfg: dict, x, h0=None, c0=None, lengths=N
 
 
 def record_call(calls: list, directory: Path, file_prefix: str, name: str, mod, kind, cfg,
-                x, h0=None, c0=None, lengths=None, leading=0) -> None:
-    """Run one call through PyTorch, save its arrays and append its case.json entry."""
-    out, hn, cn = forward(mod, kind, cfg, x, h0, c0, lengths, leading)
+                x, h0=None, c0=None, lengths=None, leading=0, same_input_as=None) -> None:
+    """Run one call through PyTorch, save its arrays and append its case.json entry.
+
+    With `same_input_as` (an earlier call's name), `x` and `lengths` are that call's and its
+    files are referenced instead of written again (fewer tiny files; see fixtures/README.md).
+    """
     f = lambda suffix: f"{file_prefix}{name}.{suffix}.npy"
     opt = lambda t, suffix, dt=np.float32: None if t is None else save_npy(directory, f(suffix), t, dt)
+    if same_input_as is not None:
+        source = next(c for c in calls if c["name"] == same_input_as)
+        x = torch.from_numpy(np.load(directory / source["input"]))
+        lengths = None if source["lengths"] is None else \
+            torch.from_numpy(np.load(directory / source["lengths"]))
+        input_file, lengths_file = source["input"], source["lengths"]
+    else:
+        input_file = save_npy(directory, f("input"), x)
+        lengths_file = opt(lengths, "lengths", np.int64)
+    out, hn, cn = forward(mod, kind, cfg, x, h0, c0, lengths, leading)
     calls.append({
         "name": name,
-        "input": save_npy(directory, f("input"), x),
+        "input": input_file,
         "h0": opt(h0, "h0"),
         "c0": opt(c0, "c0"),
-        "lengths": opt(lengths, "lengths", np.int64),
+        "lengths": lengths_file,
         "leading": leading,
         "output": opt(out, "output"),
         "h_n": save_npy(directory, f("h_n"), hn),
@@ -290,8 +303,12 @@ def record_call(calls: list, directory: Path, file_prefix: str, name: str, mod, 
 
 
 def seq_calls(mod: nn.Module, kind: str, cfg: dict, directory: Path, gen: torch.Generator,
-              file_prefix: str = "", include_unbatched: bool = True) -> list[dict]:
-    """Run the standard suite of calls of a sequence module and save inputs and outputs."""
+              file_prefix: str = "", include_unbatched: bool = True,
+              minimal: bool = False) -> list[dict]:
+    """Run the standard suite of calls of a sequence module and save inputs and outputs.
+
+    `minimal` keeps only "batched" and "h0" (enough to validate a checkpoint's weights).
+    """
     I, H = cfg["input_size"], cfg["hidden_size"]
     Ho, D, L = out_size(cfg), (2 if cfg["bidirectional"] else 1), cfg["num_layers"]
     bf = cfg["batch_first"]
@@ -311,21 +328,24 @@ def seq_calls(mod: nn.Module, kind: str, cfg: dict, directory: Path, gen: torch.
         return h0, c0
 
     rec("batched", seq_input(B))
+    rec("h0", None, *state(B), same_input_as="batched")
+    if minimal:
+        return calls
     if include_unbatched:
         rec("unbatched", randn(gen, T, I))
-        rec("unbatched_h0", randn(gen, T, I), *state())
-    rec("h0", seq_input(B), *state(B))
+        rec("unbatched_h0", None, *state(), same_input_as="unbatched")
     nb = len(PACKED_LENGTHS)
     lengths = torch.tensor(PACKED_LENGTHS, dtype=torch.int64)
     # Padding holds random values on purpose: a reader must ignore everything past each length.
     rec("packed", seq_input(nb), lengths=lengths)
-    rec("packed_h0", seq_input(nb), *state(nb), lengths=lengths)
+    rec("packed_h0", None, *state(nb), same_input_as="packed")
     rec("leading", torch.stack([seq_input(B) for _ in range(V)]), *state(V, B), leading=1)
     return calls
 
 
 def cell_calls(mod: nn.Module, kind: str, cfg: dict, directory: Path, gen: torch.Generator,
-               file_prefix: str = "", include_unbatched: bool = True) -> list[dict]:
+               file_prefix: str = "", include_unbatched: bool = True,
+               minimal: bool = False) -> list[dict]:
     """Run the standard suite of calls of a cell; `output` is null, h_n/c_n hold h'/c'."""
     I, H = cfg["input_size"], cfg["hidden_size"]
     is_lstm = kind == "LSTMCell"
@@ -337,19 +357,22 @@ def cell_calls(mod: nn.Module, kind: str, cfg: dict, directory: Path, gen: torch
         return randn(gen, *shape, H), (randn(gen, *shape, H) if is_lstm else None)
 
     rec("batched", randn(gen, B, I))
-    rec("batched_state", randn(gen, B, I), *state(B))
+    rec("batched_state", None, *state(B), same_input_as="batched")
+    if minimal:
+        return calls
     if include_unbatched:
         rec("unbatched", randn(gen, I))
-        rec("unbatched_state", randn(gen, I), *state())
+        rec("unbatched_state", None, *state(), same_input_as="unbatched")
     n = len(CELL_LEADING)
     rec("leading", randn(gen, *CELL_LEADING, B, I), leading=n)
-    rec("leading_state", randn(gen, *CELL_LEADING, B, I), *state(*CELL_LEADING, B), leading=n)
+    rec("leading_state", None, *state(*CELL_LEADING, B), leading=n, same_input_as="leading")
     return calls
 
 
-def run_calls(mod, kind, cfg, directory, gen, file_prefix="", include_unbatched=True):
+def run_calls(mod, kind, cfg, directory, gen, file_prefix="", include_unbatched=True,
+              minimal=False):
     fn = cell_calls if kind in CELL_KINDS else seq_calls
-    return fn(mod, kind, cfg, directory, gen, file_prefix, include_unbatched)
+    return fn(mod, kind, cfg, directory, gen, file_prefix, include_unbatched, minimal)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -596,6 +619,174 @@ def gen_quant() -> None:
 
 
 # ----------------------------------------------------------------------------------------------
+# Checkpoint-only cases
+
+
+def checkpoint_case(name: str, kind: str, prefix: str, mod: nn.Module, extra_keys: list[str],
+                    dtype_name: str, files: dict, note: str) -> dict:
+    """case.json (contract format, no h5 files) whose calls validate the checkpoints of `name`."""
+    directory = FIXTURES / "checkpoints" / name
+    gen = seed_all("checkpoints/" + name)
+    cfg = module_config(kind, mod)
+    case = {"name": name, "module": kind, "prefix": prefix, "config": cfg, "dtype": dtype_name,
+            "files": files, "extra_keys": extra_keys,
+            "calls": run_calls(mod, kind, cfg, directory, gen, minimal=True), "notes": note}
+    write_json(directory / "case.json", case)
+    return case
+
+
+def entry(name, file, fmt, dtype, modules, extra_keys, validate_with, state_dict_path=(),
+          notes=None) -> dict:
+    e = {"name": name, "file": file, "format": fmt, "dtype": dtype,
+         "state_dict_path": list(state_dict_path),
+         "modules": [{"prefix": p, "module": k, "config": c} for p, k, c in modules],
+         "extra_keys": extra_keys, "validate_with": validate_with}
+    if notes:
+        e["notes"] = notes
+    return e
+
+
+def gen_dtype_checkpoints() -> list[dict]:
+    """LSTM (proj, 2 layers, bidirectional) under model.encoder + extras, saved as float16,
+    bfloat16 and float64 state_dicts (.pt and .safetensors); calls use the rounded weights."""
+    entries = []
+    for dtype_name in ("float16", "bfloat16", "float64"):
+        name = f"lstm_proj_bi_2l_{dtype_name}"
+        directory = fresh_dir(FIXTURES / "checkpoints" / name)
+        seed_all(name)
+        mod = make_module("LSTM", dict(input_size=5, hidden_size=6, proj_size=3, num_layers=2,
+                                       bidirectional=True))
+        parent, extra_keys = build_parent([("model.encoder", mod)], extras=True)
+        parent.eval()
+        dtype = DTYPES[dtype_name]
+        round_weights(parent, dtype)
+        shadow = copy.deepcopy(parent)
+        {"float16": shadow.half, "bfloat16": shadow.bfloat16, "float64": shadow.double}[dtype_name]()
+        state = shadow.state_dict()
+        assert all(v.dtype == dtype for v in state.values())
+        torch.save(state, directory / "model.pt")
+        safetensors.torch.save_file(state, str(directory / "model.safetensors"))
+        os.chmod(directory / "model.safetensors", 0o644)
+        case = checkpoint_case(name, "LSTM", "model.encoder", mod, extra_keys, dtype_name,
+                               {"pt": "model.pt", "safetensors": "model.safetensors"},
+                               f"state_dict after model.half()/bfloat16()/double() "
+                               f"({dtype_name}); expected outputs computed "
+                               "in float32 from the rounded weights.")
+        modules = [("model.encoder", "LSTM", case["config"])]
+        entries.append(entry(name + "_pt", f"{name}/model.pt", "torch-zip", dtype_name, modules,
+                             extra_keys, f"checkpoints/{name}"))
+        entries.append(entry(name + "_safetensors", f"{name}/model.safetensors", "safetensors",
+                             dtype_name, modules, extra_keys, f"checkpoints/{name}"))
+    return entries
+
+
+def gen_noncontiguous_checkpoint() -> list[dict]:
+    """LSTM under "rnn" whose saved tensors are strided/offset views of larger storages."""
+    name = "lstm_noncontiguous"
+    directory = fresh_dir(FIXTURES / "checkpoints" / name)
+    seed_all(name)
+    I, H = 5, 7
+    mod = make_module("LSTM", dict(input_size=I, hidden_size=H))
+    parent, extra_keys = build_parent([("rnn", mod)], extras=False)
+    parent.eval()
+    bound = 1 / H ** 0.5
+    uniform = lambda *shape: (torch.rand(*shape) * 2 - 1) * bound
+    big_hh = uniform(H, 70)                 # weight_hh_l0 = transposed slice: stride (1, 70)
+    big_ih = uniform(4 * H, 2 * I + 1)      # weight_ih_l0 = every other column: stride (11, 2)
+    big_b = uniform(70)                     # both biases share one storage at offsets 3 and 40
+    state = {
+        "rnn.weight_ih_l0": big_ih[:, ::2][:, :I],
+        "rnn.weight_hh_l0": big_hh.t()[2:2 + 4 * H],
+        "rnn.bias_ih_l0": big_b[3:3 + 4 * H],
+        "rnn.bias_hh_l0": big_b[40:40 + 4 * H],
+    }
+    assert set(state) == set(parent.state_dict())
+    path = directory / "model.pt"
+    torch.save(state, path)  # deliberately NOT .contiguous()
+    loaded = torch.load(path, weights_only=True)
+    for key in ("rnn.weight_ih_l0", "rnn.weight_hh_l0"):
+        t = loaded[key]
+        assert not t.is_contiguous(), f"{key} was saved contiguous"
+        assert t.untyped_storage().nbytes() > t.numel() * t.element_size(), key
+    assert loaded["rnn.weight_hh_l0"].storage_offset() > 0
+    assert loaded["rnn.bias_hh_l0"].storage_offset() == 40
+    assert (loaded["rnn.bias_ih_l0"].untyped_storage().data_ptr()
+            == loaded["rnn.bias_hh_l0"].untyped_storage().data_ptr()), "biases must share storage"
+    with torch.no_grad():
+        mod.load_state_dict({k[len("rnn."):]: v for k, v in state.items()})
+    case = checkpoint_case(name, "LSTM", "rnn", mod, extra_keys, "float32", {"pt": "model.pt"},
+                           "model.pt holds views: weight_ih_l0 stride (11, 2) of a (28, 11) "
+                           "storage; weight_hh_l0 = transpose slice, stride (1, 70), offset 2; "
+                           "bias_ih_l0/bias_hh_l0 share one 70-element storage at offsets 3/40.")
+    return [entry(name, f"{name}/model.pt", "torch-zip", "float32",
+                  [("rnn", "LSTM", case["config"])], extra_keys, f"checkpoints/{name}",
+                  notes=case["notes"])]
+
+
+def float_case_state(case_name: str) -> tuple[dict, dict]:
+    directory = FIXTURES / "float" / case_name
+    assert (directory / "case.json").exists(), f"run the float group before checkpoints"
+    case = json.loads((directory / "case.json").read_text())
+    return case, torch.load(directory / case["files"]["pt"], weights_only=True)
+
+
+def case_modules(case: dict) -> list[tuple[str, str, dict]]:
+    return [(m["prefix"], m["module"], m["config"]) for m in case.get("modules", [case])]
+
+
+def gen_reused_checkpoints() -> list[dict]:
+    """Checkpoints of float cases' weights in other containers (validated by those cases)."""
+    root = FIXTURES / "checkpoints"
+    entries = []
+    case, state = float_case_state("two_modules")
+    nested = {"meta": {"epoch": 12, "step": 3400, "lr": 0.001, "tags": ["seq2seq", "demo"],
+                       "best": None, "finished": True, "shape": (2, 3)},
+              "state": {"model": state, "ema": None}}
+    torch.save(nested, root / "two_modules_nested.pt")
+    entries.append(entry("two_modules_nested", "two_modules_nested.pt", "torch-zip", "float32",
+                         case_modules(case), case["extra_keys"], "float/two_modules",
+                         state_dict_path=["state", "model"],
+                         notes="state_dict two levels down: obj['state']['model']; two RNN "
+                               "modules (encoder GRU, decoder LSTM) plus embed and head."))
+    case, state = float_case_state("gru_bi_2l")
+    torch.save(state, root / "gru_bi_2l_legacy.pt", _use_new_zipfile_serialization=False)
+    assert not zipfile.is_zipfile(root / "gru_bi_2l_legacy.pt")
+    entries.append(entry("gru_bi_2l_legacy", "gru_bi_2l_legacy.pt", "torch-legacy", "float32",
+                         case_modules(case), case["extra_keys"], "float/gru_bi_2l",
+                         notes="legacy (pre-1.6, non-zip) torch.save format"))
+    return entries
+
+
+def verify_checkpoint(e: dict) -> None:
+    path = FIXTURES / "checkpoints" / e["file"]
+    if e["format"] == "safetensors":
+        obj = safetensors.torch.load_file(str(path))
+    else:
+        obj = torch.load(path, weights_only=True)
+    for key in e["state_dict_path"]:
+        obj = obj[key]
+    for key in e["extra_keys"]:
+        assert key in obj, f"{e['name']}: extra key {key} missing"
+    case_dir = FIXTURES / e["validate_with"]
+    case = json.loads((case_dir / "case.json").read_text())
+    by_prefix = {m["prefix"]: m for m in case.get("modules", [case])}
+    for m in e["modules"]:
+        assert all(v.dtype == DTYPES[e["dtype"]] for k, v in obj.items()), e["name"]
+        mod = make_module(m["module"], m["config"]).eval()
+        mod.load_state_dict(module_state(obj, m["prefix"]))
+        calls = by_prefix[m["prefix"]]["calls"]
+        check_calls(mod, m["module"], m["config"], case_dir, calls, e["name"])
+
+
+def gen_checkpoints() -> None:
+    root = fresh_dir(FIXTURES / "checkpoints")
+    entries = gen_dtype_checkpoints() + gen_noncontiguous_checkpoint() + gen_reused_checkpoints()
+    write_json(root / "index.json", {"version": 1, "checkpoints": entries})
+    for e in entries:
+        verify_checkpoint(e)
+
+
+# ----------------------------------------------------------------------------------------------
 # Self-check: reload what was written, rerun every call, compare with the saved expectations
 
 
@@ -652,7 +843,7 @@ def verify_float_case(directory: Path) -> None:
 # ----------------------------------------------------------------------------------------------
 # Index and main
 
-GROUPS = {"float": gen_float, "quant": gen_quant}
+GROUPS = {"float": gen_float, "quant": gen_quant, "checkpoints": gen_checkpoints}
 
 
 def write_index() -> None:
