@@ -110,7 +110,9 @@ private struct CatalogReader {
         var bare: [String: HDF5Catalog.Dataset] = [:]
         var leftovers: [String] = []
         for dataset in catalog.datasets where !moduleGroups.contains(dataset.group) {
-            if ParameterName(dataset.name) != nil {
+            // Bare dumps name tensors by path (`/a/b/weight_ih_l0`) or by dotted name
+            // (`/a.b.weight_ih_l0`); both give the state_dict key `a.b.weight_ih_l0`.
+            if parameterName(dataset) != nil {
                 bare[stateDictKey(dataset.path)] = dataset
             } else {
                 leftovers.append(dataset.path)
@@ -168,6 +170,11 @@ private struct CatalogReader {
     /// `/model/encoder/weight_ih_l0` -> `model.encoder.weight_ih_l0`.
     func stateDictKey(_ path: String) -> String {
         String(path.dropFirst().map { $0 == "/" ? "." : $0 })
+    }
+
+    /// The RNN parameter a dataset holds, judged by the last component of its state_dict key.
+    func parameterName(_ dataset: HDF5Catalog.Dataset) -> ParameterName? {
+        ParameterName(splitStateDictKey(stateDictKey(dataset.path)).name)
     }
 
     func dottedPath(_ group: String) -> String {
@@ -324,7 +331,7 @@ private struct CatalogReader {
 
     /// Checks a tensor dataset's element type, rank and attributes before reading it.
     func checkTensor(_ dataset: HDF5Catalog.Dataset) throws {
-        guard let name = ParameterName(dataset.name) else { return }
+        guard let name = parameterName(dataset) else { return }
         guard let type = dataset.element.elementType else {
             throw fail(.unsupportedType, dataset.path, "expected float16, float32, float64 or int8 (quantized weights), found \(dataset.element.description)")
         }
