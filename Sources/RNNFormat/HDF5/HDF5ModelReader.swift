@@ -24,7 +24,8 @@ enum HDF5ModelReader {
     ///
     /// - Throws: `RNNFormatError` naming the file, the object and expected versus found.
     static func read(path: String, options: InferenceOptions, checksums: ChecksumMode) throws -> Result {
-        try HDF5Library.withSession(file: path) { session in
+        try HDF5Superblock.checkLength(path: path)
+        return try HDF5Library.withSession(file: path) { session in
             try session.withFileForReading(path) { fileID in
                 let catalog = try session.walkProfile(fileID)
                 var reader = CatalogReader(session: session, fileID: fileID, catalog: catalog, options: options, mode: checksums)
@@ -44,9 +45,8 @@ extension HDF5Session {
             let fileID = H5Fopen(path, chdf5_f_acc_rdonly(), fapl)
             guard fileID >= 0 else {
                 let failure = error("H5Fopen", object: nil)
-                let text = failure.message.lowercased()
-                if text.contains("truncated") || text.contains("eof") || text.contains("end of file") || text.contains("addr overflow") {
-                    throw RNNFormatError(.truncated, file: file, "file is truncated or damaged: the HDF5 superblock declares more data than the file holds (\(failure.message))")
+                if failure.message.contains("truncated file") {
+                    throw RNNFormatError(.truncated, file: file, "file is truncated (\(failure.message))")
                 }
                 throw failure
             }
