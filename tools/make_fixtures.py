@@ -898,10 +898,16 @@ class PickleWriter:
         return self.glob("collections", "OrderedDict").raw(b")").reduce()
 
     def tensor(self, key: str, numel: int, offset: int, size, stride,
-               storage: str = "FloatStorage", tag: str = "storage") -> "PickleWriter":
-        """torch._utils._rebuild_tensor_v2(persistent_id(...), offset, size, stride, False, OrderedDict())."""
+               storage: str = "FloatStorage", tag: str = "storage",
+               legacy: bool = False) -> "PickleWriter":
+        """torch._utils._rebuild_tensor_v2(persistent_id(...), offset, size, stride, False, OrderedDict()).
+
+        Legacy (non-zip) persistent ids carry a sixth element, view_metadata (None)."""
         self.glob("torch._utils", "_rebuild_tensor_v2").mark()
-        self.mark().str(tag).glob("torch", storage).str(key).str("cpu").int(numel).tuple()
+        self.mark().str(tag).glob("torch", storage).str(key).str("cpu").int(numel)
+        if legacy:
+            self.raw(b"N")
+        self.tuple()
         self.raw(b"Q")  # BINPERSID
         self.int(offset).ints(size).ints(stride).raw(b"\x89")  # NEWFALSE (requires_grad)
         self.ordered_dict()
@@ -911,13 +917,13 @@ class PickleWriter:
         return bytes(self.data + b".")
 
 
-def state_dict_pickle(*values) -> PickleWriter:
+def state_dict_pickle(*values, legacy: bool = False) -> PickleWriter:
     """OrderedDict([("good", float tensor of 4 from data/0), (name, <value>)...]) minus STOP.
 
     Each value is a function writing one pickled value; a valid tensor comes first so a reader
     has done real work before it meets the hostile part."""
     p = PickleWriter().ordered_dict().mark()
-    p.str("good").tensor("0", 4, 0, (2, 2), (2, 1))
+    p.str("good").tensor("0", 4, 0, (2, 2), (2, 1), legacy=legacy)
     for i, write in enumerate(values):
         p.str(f"evil{i}")
         write(p)
@@ -1081,8 +1087,8 @@ def hostile_cases() -> list[dict]:
         random=True)
     add("legacy_posix_system.pt", "legacy (non-zip) checkpoint whose object pickle calls "
         "posix.system('touch ...')", refuse("posix.system"),
-        state_dict_pickle(lambda p: p.call("posix", "system", TOUCH)).stop(), creates=True,
-        legacy=True)
+        state_dict_pickle(lambda p: p.call("posix", "system", TOUCH), legacy=True).stop(),
+        creates=True, legacy=True)
     return cases
 
 
@@ -1167,6 +1173,15 @@ def gen_hostile() -> None:
         index.append(entry)
     assert os.path.exists(CANARY) == canary_before, "a hostile pickle was executed!"
     write_json(root / "index.json", index)
+    # Controls: the same scaffolding with only the good tensor; readers must accept these, which
+    # shows each hostile file is refused for its hostile part.
+    control = fresh_dir(root / "control")
+    write_torch_zip(control / "valid.pt", state_dict_pickle().stop())
+    write_legacy(control / "valid_legacy.pt", state_dict_pickle(legacy=True).stop(), GOOD_STORAGE)
+    expected = torch.arange(4, dtype=torch.float32).reshape(2, 2)
+    for name in ("valid.pt", "valid_legacy.pt"):
+        loaded = torch.load(control / name, weights_only=True)
+        assert list(loaded) == ["good"] and torch.equal(loaded["good"], expected), name
 
 
 # ----------------------------------------------------------------------------------------------
