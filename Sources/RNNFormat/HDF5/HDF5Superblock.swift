@@ -28,31 +28,20 @@ enum HDF5Superblock {
             let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
             return n > 0 ? Array(buffer.prefix(n)) : []
         }
-        var start = 0
-        while bytes(at: start, count: 8) != HDF5Layout.signature {
-            start = start == 0 ? 512 : start * 2
-            guard start + 8 <= size else { return }  // no signature: SourceFormat reports it
-        }
-        let head = bytes(at: start, count: 64)
         func truncated(_ message: String) -> RNNFormatError {
             RNNFormatError(.truncated, file: path, "file is truncated: \(message)")
         }
-        guard head.count > 9 else { throw truncated("it ends inside the HDF5 superblock (\(size) bytes)") }
-        let version = head[8]
-        let offsetSize: Int
-        let eofAt: Int
-        switch version {
-        case 0, 1:
-            guard head.count > 13 else { throw truncated("it ends inside the HDF5 superblock (\(size) bytes)") }
-            offsetSize = Int(head[13])
-            eofAt = (version == 0 ? 24 : 28) + 2 * offsetSize
-        case 2, 3:
-            offsetSize = Int(head[9])
-            eofAt = 12 + 2 * offsetSize
-        default:
-            return  // unknown superblock version: libhdf5 reports it
+        guard let location = locate(size: size, read: bytes) else {
+            // No signature (SourceFormat reports it), a cut-off superblock, or a version
+            // libhdf5 itself will judge.
+            if let start = signatureStart(size: size, read: bytes), bytes(at: start, count: 15).count < 15 {
+                throw truncated("it ends inside the HDF5 superblock (\(size) bytes)")
+            }
+            return
         }
+        let start = location.start, offsetSize = location.offsetSize, head = location.head
         guard [2, 4, 8].contains(offsetSize) else { return }
+        let eofAt = location.version >= 2 ? 12 + 2 * offsetSize : (location.version == 0 ? 24 : 28) + 2 * offsetSize
         guard head.count >= eofAt + offsetSize else {
             throw truncated("it ends inside the HDF5 superblock (\(size) bytes)")
         }
@@ -62,6 +51,39 @@ enum HDF5Superblock {
         guard eof != undefined else { return }
         if eof > UInt64(size - start) {
             throw truncated("the HDF5 superblock declares \(eof) bytes, the file holds \(size - start)")
+        }
+    }
+
+    /// Where the superblock starts and the sizes of addresses and lengths it declares.
+    struct Location {
+        var start: Int
+        var version: UInt8
+        var offsetSize: Int
+        var lengthSize: Int
+        /// The superblock's first 64 bytes (fewer when the file is shorter).
+        var head: [UInt8]
+    }
+
+    /// The offset of the first HDF5 signature: 0, 512, 1024, ... (a user block precedes it).
+    static func signatureStart(size: Int, read: (Int, Int) -> [UInt8]) -> Int? {
+        var start = 0
+        while read(start, 8) != HDF5Layout.signature {
+            start = start == 0 ? 512 : start * 2
+            guard start + 8 <= size else { return nil }
+        }
+        return start
+    }
+
+    /// Finds the superblock; nil when there is none or it is cut off before the size fields,
+    /// or its version is one libhdf5 will refuse itself.
+    static func locate(size: Int, read: (Int, Int) -> [UInt8]) -> Location? {
+        guard let start = signatureStart(size: size, read: read) else { return nil }
+        let head = read(start, 64)
+        guard head.count > 14 else { return nil }
+        switch head[8] {
+        case 0, 1: return Location(start: start, version: head[8], offsetSize: Int(head[13]), lengthSize: Int(head[14]), head: head)
+        case 2, 3: return Location(start: start, version: head[8], offsetSize: Int(head[9]), lengthSize: Int(head[10]), head: head)
+        default: return nil
         }
     }
 }
