@@ -66,7 +66,9 @@ run() {
   "$(binary "$t")" "$corpus" "$seeds" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$artifacts/" "$@" >"$log" 2>&1 || status=$?
   local runs found
-  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
+  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)
+  # -fork=N prints no final stats; its status lines start with "#<executions>".
+  [ -n "$runs" ] || runs=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#' || true)
   found=$(( $(ls "$artifacts" | wc -l) - before ))
   echo "fuzz $t: ${runs:-0} executions in $(( $(date +%s) - start )) s, corpus $(ls "$corpus" | wc -l) inputs, $found new crash(es), exit $status (log $log)"
   if [ "$found" -gt 0 ] || [ "$status" -ne 0 ]; then

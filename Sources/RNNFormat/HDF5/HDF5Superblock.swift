@@ -39,7 +39,7 @@ enum HDF5Superblock {
             }
             return
         }
-        let start = location.start, offsetSize = location.offsetSize, head = location.head
+        let offsetSize = location.offsetSize, head = location.head
         guard [2, 4, 8].contains(offsetSize) else { return }
         let eofAt = location.version >= 2 ? 12 + 2 * offsetSize : (location.version == 0 ? 24 : 28) + 2 * offsetSize
         guard head.count >= eofAt + offsetSize else {
@@ -49,8 +49,10 @@ enum HDF5Superblock {
         for i in (0..<offsetSize).reversed() { eof = eof << 8 | UInt64(head[eofAt + i]) }
         let undefined = offsetSize == 8 ? UInt64.max : (UInt64(1) << UInt64(offsetSize * 8)) - 1
         guard eof != undefined else { return }
-        if eof > UInt64(size - start) {
-            throw truncated("the HDF5 superblock declares \(eof) bytes, the file holds \(size - start)")
+        // The end-of-file address counts from the start of the file, user block included
+        // (libhdf5 compares it with the whole file's size).
+        if eof > UInt64(size) {
+            throw truncated("the HDF5 superblock declares \(eof) bytes, the file holds \(size)")
         }
     }
 
