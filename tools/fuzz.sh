@@ -48,6 +48,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
 
 if [ "$seconds" = replay ]; then
   build "$target"
+  export RNNKIT_FUZZ_VERBOSE=1
   exec "$(binary "$target")" -runs=1 "$@"
 fi
 [[ "$seconds" =~ ^[0-9]+$ ]] || usage

@@ -39,6 +39,8 @@ public enum FuzzInput {
             fatalError("reader threw a \(type(of: error)), not an RNNFormatError: \(error)")
         }
         let text = error.description
+        // tools/fuzz.sh TARGET replay FILE... sets this to show what each input gives.
+        if getenv("RNNKIT_FUZZ_VERBOSE") != nil { print("error: \(text)") }
         if !text.hasPrefix(file) { fatalError("error does not start with the file name: \(text)") }
         if text.contains("\n") { fatalError("error is not one line: \(text)") }
     }

@@ -25,10 +25,10 @@ enum HDF5ModelReader {
     /// - Throws: `RNNFormatError` naming the file, the object and expected versus found.
     static func read(path: String, options: InferenceOptions, checksums: ChecksumMode) throws -> Result {
         try HDF5Superblock.checkLength(path: path)
-        try HDF5LocalHeapCheck.check(path: path)
+        let structure = try HDF5StructureCheck.open(path: path)
         return try HDF5Library.withSession(file: path) { session in
             try session.withFileForReading(path) { fileID in
-                let catalog = try session.walkProfile(fileID)
+                let catalog = try session.walkProfile(fileID, structure: structure)
                 var reader = CatalogReader(session: session, fileID: fileID, catalog: catalog, options: options, mode: checksums)
                 return try reader.run()
             }

@@ -34,7 +34,7 @@ enum HDF5Superblock {
         guard let location = locate(size: size, read: bytes) else {
             // No signature (SourceFormat reports it), a cut-off superblock, or a version
             // libhdf5 itself will judge.
-            if let start = signatureStart(size: size, read: bytes), bytes(at: start, count: 15).count < 15 {
+            if let start = signatureStart(size: size, read: bytes), bytes(at: start, count: 64).count < 64 {
                 throw truncated("it ends inside the HDF5 superblock (\(size) bytes)")
             }
             return
@@ -62,6 +62,10 @@ enum HDF5Superblock {
         var version: UInt8
         var offsetSize: Int
         var lengthSize: Int
+        /// Old-style groups' B-tree K values (versions 0 and 1; 0 for versions 2 and 3, which
+        /// keep them elsewhere).
+        var groupLeafK: Int = 0
+        var groupInternalK: Int = 0
         /// The superblock's first 64 bytes (fewer when the file is shorter).
         var head: [UInt8]
     }
@@ -83,7 +87,11 @@ enum HDF5Superblock {
         let head = read(start, 64)
         guard head.count > 14 else { return nil }
         switch head[8] {
-        case 0, 1: return Location(start: start, version: head[8], offsetSize: Int(head[13]), lengthSize: Int(head[14]), head: head)
+        case 0, 1:
+            guard head.count >= 20 else { return nil }
+            return Location(start: start, version: head[8], offsetSize: Int(head[13]), lengthSize: Int(head[14]),
+                            groupLeafK: Int(head[16]) | Int(head[17]) << 8, groupInternalK: Int(head[18]) | Int(head[19]) << 8,
+                            head: head)
         case 2, 3: return Location(start: start, version: head[8], offsetSize: Int(head[9]), lengthSize: Int(head[10]), head: head)
         default: return nil
         }
