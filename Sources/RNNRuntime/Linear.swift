@@ -8,6 +8,8 @@ public struct Linear: Sendable {
     public enum Weights: Sendable {
         /// Row-major (outFeatures, inFeatures) float32 weights.
         case float32([Float])
+        /// Int8 weights run through PyTorch's dynamic int8 product (Quantized/Int8Weights.swift).
+        case int8(Int8Weights)
     }
 
     public let outFeatures: Int
@@ -48,11 +50,14 @@ public struct Linear: Sendable {
                     }
                 }
             }
+        case .int8(let w):
+            w.apply(x, rows: rows, bias: bias, into: y, scratch: &workspace.int8)
         }
     }
 }
 
 /// Scratch memory for `Linear.apply`, sized once before a time loop and reused.
 public struct LinearWorkspace: Sendable {
+    var int8 = Int8Scratch()
     public init() {}
 }
