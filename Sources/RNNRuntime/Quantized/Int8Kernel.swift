@@ -39,21 +39,38 @@ enum Int8Kernel {
         }
     }
 
+    /// Bytes handled per vector step: 8 int32 lanes of 4 bytes each.
+    private static let step = 32
+
+    /// A 32-byte chunk as 8 int32 lanes, each holding 4 consecutive bytes.
     @inline(__always)
-    private static func load(_ p: UnsafePointer<UInt8>) -> SIMD16<Int16> {
-        SIMD16<Int16>(truncatingIfNeeded: UnsafeRawPointer(p).loadUnaligned(as: SIMD16<UInt8>.self))
+    private static func lanes(_ p: UnsafeRawPointer) -> SIMD8<Int32> {
+        p.loadUnaligned(as: SIMD8<Int32>.self)
     }
 
+    /// The 4 bytes of each lane as unsigned values, byte `i` of every lane in `.i`.
+    /// Shifts and masks instead of `SIMD(truncatingIfNeeded:)`, which the stdlib does not inline.
     @inline(__always)
-    private static func load(_ p: UnsafePointer<Int8>) -> SIMD16<Int16> {
-        SIMD16<Int16>(truncatingIfNeeded: UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Int8>.self))
+    private static func unsignedBytes(_ v: SIMD8<Int32>) -> (SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>) {
+        let m = SIMD8<Int32>(repeating: 0xFF)
+        return (v & m, (v &>> 8) & m, (v &>> 16) & m, (v &>> 24) & m)
     }
 
-    /// Adds the 16 int16 products `x · w` pairwise into 8 int32 lanes.
+    /// The 4 bytes of each lane sign-extended.
     @inline(__always)
-    private static func accumulate(_ acc: inout SIMD8<Int32>, _ x: SIMD16<Int16>, _ w: SIMD16<Int16>) {
-        let p = x &* w
-        acc &+= SIMD8<Int32>(truncatingIfNeeded: p.evenHalf) &+ SIMD8<Int32>(truncatingIfNeeded: p.oddHalf)
+    private static func signedBytes(_ v: SIMD8<Int32>) -> (SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>) {
+        ((v &<< 24) &>> 24, (v &<< 16) &>> 24, (v &<< 8) &>> 24, v &>> 24)
+    }
+
+    /// Adds the 32 products of one activation chunk and one weight chunk into 8 int32 lanes.
+    /// Every operand fits 16 bits, so the multiplies lower to 16-bit multiply-adds.
+    @inline(__always)
+    private static func accumulate(
+        _ acc: inout SIMD8<Int32>,
+        _ x: (SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>, SIMD8<Int32>), _ w: SIMD8<Int32>
+    ) {
+        let w = signedBytes(w)
+        acc &+= (x.0 &* w.0 &+ x.1 &* w.1) &+ (x.2 &* w.2 &+ x.3 &* w.3)
     }
 
     @inline(__always)
@@ -64,13 +81,13 @@ enum Int8Kernel {
         var a0 = SIMD8<Int32>.zero, a1 = SIMD8<Int32>.zero
         var a2 = SIMD8<Int32>.zero, a3 = SIMD8<Int32>.zero
         var i = 0
-        while i + 16 <= count {
-            let xv = load(x + i)
-            accumulate(&a0, xv, load(w0 + i))
-            accumulate(&a1, xv, load(w1 + i))
-            accumulate(&a2, xv, load(w2 + i))
-            accumulate(&a3, xv, load(w3 + i))
-            i += 16
+        while i &+ step <= count {
+            let xv = unsignedBytes(lanes(x + i))
+            accumulate(&a0, xv, lanes(w0 + i))
+            accumulate(&a1, xv, lanes(w1 + i))
+            accumulate(&a2, xv, lanes(w2 + i))
+            accumulate(&a3, xv, lanes(w3 + i))
+            i &+= step
         }
         var s0 = a0.wrappedSum(), s1 = a1.wrappedSum(), s2 = a2.wrappedSum(), s3 = a3.wrappedSum()
         while i < count {
@@ -79,7 +96,7 @@ enum Int8Kernel {
             s1 &+= xi &* Int32(w1[i])
             s2 &+= xi &* Int32(w2[i])
             s3 &+= xi &* Int32(w3[i])
-            i += 1
+            i &+= 1
         }
         return (s0, s1, s2, s3)
     }
@@ -88,14 +105,14 @@ enum Int8Kernel {
     private static func dot1(_ x: UnsafePointer<UInt8>, _ w: UnsafePointer<Int8>, count: Int) -> Int32 {
         var a = SIMD8<Int32>.zero
         var i = 0
-        while i + 16 <= count {
-            accumulate(&a, load(x + i), load(w + i))
-            i += 16
+        while i &+ step <= count {
+            accumulate(&a, unsignedBytes(lanes(x + i)), lanes(w + i))
+            i &+= step
         }
         var s = a.wrappedSum()
         while i < count {
             s &+= Int32(x[i]) &* Int32(w[i])
-            i += 1
+            i &+= 1
         }
         return s
     }
