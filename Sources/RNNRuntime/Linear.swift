@@ -21,9 +21,31 @@ public struct Linear: Sendable {
         self.inFeatures = inFeatures
         self.weights = weights
         self.bias = bias
+        if let bias { precondition(bias.count == outFeatures, "bias has \(bias.count) values for \(outFeatures) outputs") }
+    }
+
+    /// Builds the product of a module parameter: float weights run in float32, int8 weights in
+    /// the int8 kernel.
+    ///
+    /// - Parameters:
+    ///   - weight: an (outFeatures, inFeatures) matrix.
+    ///   - bias: (outFeatures), or nil.
+    /// - Throws: `RNNRuntimeError.int8Unavailable` for int8 weights when this build cannot run them.
+    public init(weight: Parameter, bias: Tensor?) throws {
+        precondition(weight.shape.count == 2, "a Linear weight is a matrix, got shape \(weight.shape)")
+        switch weight {
+        case .float(let tensor, _):
+            self.init(outFeatures: tensor.shape[0], inFeatures: tensor.shape[1],
+                      weights: .float32(tensor.scalars), bias: bias?.scalars)
+        case .quantized:
+            throw RNNRuntimeError.int8Unavailable(module: "Linear", parameter: "weight")
+        }
     }
 
     /// Computes `y[r, :] = x[r, :]·Wᵀ + b` for `r` in `0..<rows`.
+    ///
+    /// Each output element is computed by the same sequence of operations whatever `rows` is,
+    /// so float results do not depend on how rows are grouped into calls.
     ///
     /// - Parameters:
     ///   - x: (rows, inFeatures), contiguous.
@@ -35,17 +57,18 @@ public struct Linear: Sendable {
         workspace: inout LinearWorkspace
     ) {
         precondition(x.count >= rows * inFeatures && y.count >= rows * outFeatures)
+        guard rows > 0 else { return }
         switch weights {
         case .float32(let w):
             w.withUnsafeBufferPointer { w in
-                for r in 0..<rows {
-                    for o in 0..<outFeatures {
-                        var acc: Float = bias?[o] ?? 0
-                        for i in 0..<inFeatures {
-                            acc += x[r * inFeatures + i] * w[o * inFeatures + i]
-                        }
-                        y[r * outFeatures + o] = acc
+                if let bias {
+                    bias.withUnsafeBufferPointer { b in
+                        FloatKernel.product(x: x.baseAddress!, rows: rows, w: w.baseAddress!, bias: b.baseAddress,
+                                            outFeatures: outFeatures, inFeatures: inFeatures, y: y.baseAddress!)
                     }
+                } else {
+                    FloatKernel.product(x: x.baseAddress!, rows: rows, w: w.baseAddress!, bias: nil,
+                                        outFeatures: outFeatures, inFeatures: inFeatures, y: y.baseAddress!)
                 }
             }
         }
@@ -55,4 +78,116 @@ public struct Linear: Sendable {
 /// Scratch memory for `Linear.apply`, sized once before a time loop and reused.
 public struct LinearWorkspace: Sendable {
     public init() {}
+}
+
+/// The float32 product `y = x·Wᵀ + b` with W row-major (out, in): dot products over contiguous
+/// memory with eight-lane accumulators, two rows and four outputs per block so each weight
+/// load serves two rows.
+enum FloatKernel {
+    typealias Lanes = SIMD8<Float>
+
+    static func product(
+        x: UnsafePointer<Float>, rows: Int, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+        outFeatures: Int, inFeatures: Int, y: UnsafeMutablePointer<Float>
+    ) {
+        let n = inFeatures
+        let vectorEnd = n & ~7
+        var r = 0
+        while r + 2 <= rows {
+            let x0 = x + r * n, x1 = x0 + n
+            let y0 = y + r * outFeatures, y1 = y0 + outFeatures
+            var o = 0
+            while o + 4 <= outFeatures {
+                let w0 = w + o * n, w1 = w0 + n, w2 = w1 + n, w3 = w2 + n
+                var a00 = Lanes(), a01 = Lanes(), a02 = Lanes(), a03 = Lanes()
+                var a10 = Lanes(), a11 = Lanes(), a12 = Lanes(), a13 = Lanes()
+                var k = 0
+                while k < vectorEnd {
+                    let v0 = load(x0 + k), v1 = load(x1 + k)
+                    let u0 = load(w0 + k), u1 = load(w1 + k), u2 = load(w2 + k), u3 = load(w3 + k)
+                    a00 += v0 * u0; a01 += v0 * u1; a02 += v0 * u2; a03 += v0 * u3
+                    a10 += v1 * u0; a11 += v1 * u1; a12 += v1 * u2; a13 += v1 * u3
+                    k += 8
+                }
+                y0[o] = finish(a00, x0, w0, from: vectorEnd, to: n, bias: bias, o)
+                y0[o + 1] = finish(a01, x0, w1, from: vectorEnd, to: n, bias: bias, o + 1)
+                y0[o + 2] = finish(a02, x0, w2, from: vectorEnd, to: n, bias: bias, o + 2)
+                y0[o + 3] = finish(a03, x0, w3, from: vectorEnd, to: n, bias: bias, o + 3)
+                y1[o] = finish(a10, x1, w0, from: vectorEnd, to: n, bias: bias, o)
+                y1[o + 1] = finish(a11, x1, w1, from: vectorEnd, to: n, bias: bias, o + 1)
+                y1[o + 2] = finish(a12, x1, w2, from: vectorEnd, to: n, bias: bias, o + 2)
+                y1[o + 3] = finish(a13, x1, w3, from: vectorEnd, to: n, bias: bias, o + 3)
+                o += 4
+            }
+            while o < outFeatures {
+                let w0 = w + o * n
+                var a0 = Lanes(), a1 = Lanes()
+                var k = 0
+                while k < vectorEnd {
+                    let u0 = load(w0 + k)
+                    a0 += load(x0 + k) * u0
+                    a1 += load(x1 + k) * u0
+                    k += 8
+                }
+                y0[o] = finish(a0, x0, w0, from: vectorEnd, to: n, bias: bias, o)
+                y1[o] = finish(a1, x1, w0, from: vectorEnd, to: n, bias: bias, o)
+                o += 1
+            }
+            r += 2
+        }
+        if r < rows {
+            let x0 = x + r * n
+            let y0 = y + r * outFeatures
+            var o = 0
+            while o + 4 <= outFeatures {
+                let w0 = w + o * n, w1 = w0 + n, w2 = w1 + n, w3 = w2 + n
+                var a0 = Lanes(), a1 = Lanes(), a2 = Lanes(), a3 = Lanes()
+                var k = 0
+                while k < vectorEnd {
+                    let v0 = load(x0 + k)
+                    a0 += v0 * load(w0 + k); a1 += v0 * load(w1 + k)
+                    a2 += v0 * load(w2 + k); a3 += v0 * load(w3 + k)
+                    k += 8
+                }
+                y0[o] = finish(a0, x0, w0, from: vectorEnd, to: n, bias: bias, o)
+                y0[o + 1] = finish(a1, x0, w1, from: vectorEnd, to: n, bias: bias, o + 1)
+                y0[o + 2] = finish(a2, x0, w2, from: vectorEnd, to: n, bias: bias, o + 2)
+                y0[o + 3] = finish(a3, x0, w3, from: vectorEnd, to: n, bias: bias, o + 3)
+                o += 4
+            }
+            while o < outFeatures {
+                let w0 = w + o * n
+                var a0 = Lanes()
+                var k = 0
+                while k < vectorEnd {
+                    a0 += load(x0 + k) * load(w0 + k)
+                    k += 8
+                }
+                y0[o] = finish(a0, x0, w0, from: vectorEnd, to: n, bias: bias, o)
+                o += 1
+            }
+        }
+    }
+
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>) -> Lanes {
+        UnsafeRawPointer(p).loadUnaligned(as: Lanes.self)
+    }
+
+    /// Reduces the lanes, adds the scalar tail `x[k]·w[k]` for `k` in `start..<end`, then the bias:
+    /// the one order every block shape uses.
+    @inline(__always)
+    static func finish(
+        _ acc: Lanes, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, from start: Int, to end: Int,
+        bias: UnsafePointer<Float>?, _ o: Int
+    ) -> Float {
+        var sum = acc.sum()
+        var k = start
+        while k < end {
+            sum += x[k] * w[k]
+            k += 1
+        }
+        if let bias { sum += bias[o] }
+        return sum
+    }
 }
