@@ -101,7 +101,7 @@ extension RecurrentWeights {
             return [SequencePlan(steps: layout.steps, batch: layout.batch, lengths: nil)]
         }
         if config.kind.isCell {
-            throw RNNRuntimeError.unsupported(module: label, message: "lengths apply to sequence modules, not to a \(config.kind.rawValue)")
+            throw RNNRuntimeError.unsupported(module: label, message: "lengths apply to sequence modules only, not to \(config.kind.rawValue)")
         }
         guard inputRank >= 3 else {
             throw RNNRuntimeError.unsupported(module: label, message: "lengths need a batched input, found unbatched (T, I) input")
