@@ -107,6 +107,9 @@ extension NpyArray {
     /// - Throws: `RNNFormatError` with code `.io`, `.notRecognized`, `.malformed`,
     ///   `.unsupportedType` or `.truncated`.
     public static func read(path: String) throws -> NpyArray {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw RNNFormatError(.io, file: path, "no such file")
+        }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
