@@ -81,8 +81,9 @@ public struct LinearWorkspace: Sendable {
 }
 
 /// The float32 product `y = x·Wᵀ + b` with W row-major (out, in): dot products over contiguous
-/// memory with eight-lane accumulators, two rows and four outputs per block so each weight
-/// load serves two rows.
+/// memory with eight-lane accumulators. Four weight rows at a time are held in L1 while every
+/// input row passes by, so each weight is read from memory once per call whatever the number
+/// of rows; four accumulators fit the sixteen SSE registers without spilling.
 enum FloatKernel {
     typealias Lanes = SIMD8<Float>
 
@@ -92,80 +93,42 @@ enum FloatKernel {
     ) {
         let n = inFeatures
         let vectorEnd = n & ~7
-        var r = 0
-        while r + 2 <= rows {
-            let x0 = x + r * n, x1 = x0 + n
-            let y0 = y + r * outFeatures, y1 = y0 + outFeatures
-            var o = 0
-            while o + 4 <= outFeatures {
-                let w0 = w + o * n, w1 = w0 + n, w2 = w1 + n, w3 = w2 + n
-                var a00 = Lanes(), a01 = Lanes(), a02 = Lanes(), a03 = Lanes()
-                var a10 = Lanes(), a11 = Lanes(), a12 = Lanes(), a13 = Lanes()
-                var k = 0
-                while k < vectorEnd {
-                    let v0 = load(x0 + k), v1 = load(x1 + k)
-                    let u0 = load(w0 + k), u1 = load(w1 + k), u2 = load(w2 + k), u3 = load(w3 + k)
-                    a00 += v0 * u0; a01 += v0 * u1; a02 += v0 * u2; a03 += v0 * u3
-                    a10 += v1 * u0; a11 += v1 * u1; a12 += v1 * u2; a13 += v1 * u3
-                    k += 8
-                }
-                y0[o] = finish(a00, x0, w0, from: vectorEnd, to: n, bias: bias, o)
-                y0[o + 1] = finish(a01, x0, w1, from: vectorEnd, to: n, bias: bias, o + 1)
-                y0[o + 2] = finish(a02, x0, w2, from: vectorEnd, to: n, bias: bias, o + 2)
-                y0[o + 3] = finish(a03, x0, w3, from: vectorEnd, to: n, bias: bias, o + 3)
-                y1[o] = finish(a10, x1, w0, from: vectorEnd, to: n, bias: bias, o)
-                y1[o + 1] = finish(a11, x1, w1, from: vectorEnd, to: n, bias: bias, o + 1)
-                y1[o + 2] = finish(a12, x1, w2, from: vectorEnd, to: n, bias: bias, o + 2)
-                y1[o + 3] = finish(a13, x1, w3, from: vectorEnd, to: n, bias: bias, o + 3)
-                o += 4
-            }
-            while o < outFeatures {
-                let w0 = w + o * n
-                var a0 = Lanes(), a1 = Lanes()
-                var k = 0
-                while k < vectorEnd {
-                    let u0 = load(w0 + k)
-                    a0 += load(x0 + k) * u0
-                    a1 += load(x1 + k) * u0
-                    k += 8
-                }
-                y0[o] = finish(a0, x0, w0, from: vectorEnd, to: n, bias: bias, o)
-                y1[o] = finish(a1, x1, w0, from: vectorEnd, to: n, bias: bias, o)
-                o += 1
-            }
-            r += 2
-        }
-        if r < rows {
-            let x0 = x + r * n
-            let y0 = y + r * outFeatures
-            var o = 0
-            while o + 4 <= outFeatures {
-                let w0 = w + o * n, w1 = w0 + n, w2 = w1 + n, w3 = w2 + n
+        var o = 0
+        while o + 4 <= outFeatures {
+            let w0 = w + o * n, w1 = w0 + n, w2 = w1 + n, w3 = w2 + n
+            for r in 0..<rows {
+                let x0 = x + r * n
                 var a0 = Lanes(), a1 = Lanes(), a2 = Lanes(), a3 = Lanes()
                 var k = 0
                 while k < vectorEnd {
-                    let v0 = load(x0 + k)
-                    a0 += v0 * load(w0 + k); a1 += v0 * load(w1 + k)
-                    a2 += v0 * load(w2 + k); a3 += v0 * load(w3 + k)
+                    let v = load(x0 + k)
+                    a0 += v * load(w0 + k)
+                    a1 += v * load(w1 + k)
+                    a2 += v * load(w2 + k)
+                    a3 += v * load(w3 + k)
                     k += 8
                 }
-                y0[o] = finish(a0, x0, w0, from: vectorEnd, to: n, bias: bias, o)
-                y0[o + 1] = finish(a1, x0, w1, from: vectorEnd, to: n, bias: bias, o + 1)
-                y0[o + 2] = finish(a2, x0, w2, from: vectorEnd, to: n, bias: bias, o + 2)
-                y0[o + 3] = finish(a3, x0, w3, from: vectorEnd, to: n, bias: bias, o + 3)
-                o += 4
+                let y0 = y + r * outFeatures + o
+                y0[0] = finish(a0, x0, w0, from: vectorEnd, to: n, bias: bias, o)
+                y0[1] = finish(a1, x0, w1, from: vectorEnd, to: n, bias: bias, o + 1)
+                y0[2] = finish(a2, x0, w2, from: vectorEnd, to: n, bias: bias, o + 2)
+                y0[3] = finish(a3, x0, w3, from: vectorEnd, to: n, bias: bias, o + 3)
             }
-            while o < outFeatures {
-                let w0 = w + o * n
+            o += 4
+        }
+        while o < outFeatures {
+            let w0 = w + o * n
+            for r in 0..<rows {
+                let x0 = x + r * n
                 var a0 = Lanes()
                 var k = 0
                 while k < vectorEnd {
                     a0 += load(x0 + k) * load(w0 + k)
                     k += 8
                 }
-                y0[o] = finish(a0, x0, w0, from: vectorEnd, to: n, bias: bias, o)
-                o += 1
+                y[r * outFeatures + o] = finish(a0, x0, w0, from: vectorEnd, to: n, bias: bias, o)
             }
+            o += 1
         }
     }
 
