@@ -5,7 +5,8 @@ import Foundation
 ///
 /// Reading refuses (with an `RNNFormatError` naming the file) Fortran order, big-endian and
 /// object or structured dtypes, malformed headers, truncated data and trailing bytes.
-/// float16 values are widened to `Float` exactly; they are narrowed back when written.
+/// float16 values are widened to `Float` exactly; they are narrowed back (to nearest, ties to
+/// even) when written.
 public struct NpyArray: Sendable, Hashable {
     /// The elements in C order, tagged with the dtype they are stored as.
     public enum Values: Sendable, Hashable {
@@ -236,7 +237,9 @@ extension NpyArray {
         out.append(UInt8(headerBytes.count >> 8))
         out += headerBytes
         switch values {
-        case .float16(let v): for x in v { appendLittleEndian(Float16Bits.fromFloat(x), to: &out) }
+        case .float16(let v):
+            // Beyond float16's range NumPy stores infinity; so do we.
+            for x in v { appendLittleEndian(HalfPrecision.float16Bits(from: x) ?? (x < 0 ? 0xFC00 : 0x7C00), to: &out) }
         case .float32(let v): for x in v { appendLittleEndian(x.bitPattern, to: &out) }
         case .float64(let v): for x in v { appendLittleEndian(x.bitPattern, to: &out) }
         case .int8(let v): for x in v { out.append(UInt8(bitPattern: x)) }
@@ -318,7 +321,7 @@ private enum NpyElementKind {
         data.withUnsafeBytes { raw in
             switch self {
             case .float16:
-                return .float16((0..<count).map { Float16Bits.toFloat(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self))) })
+                return .float16((0..<count).map { HalfPrecision.float(fromFloat16: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 2, as: UInt16.self))) })
             case .float32:
                 return .float32((0..<count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) })
             case .float64:
@@ -331,51 +334,6 @@ private enum NpyElementKind {
                 return .int64((0..<count).map { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) })
             }
         }
-    }
-}
-
-/// IEEE binary16 conversions by bit manipulation (`Float16` is not available on every platform).
-enum Float16Bits {
-    static func toFloat(_ h: UInt16) -> Float {
-        let sign = UInt32(h & 0x8000) << 16
-        let exponent = Int(h >> 10) & 0x1F
-        let mantissa = UInt32(h & 0x3FF)
-        if exponent == 0x1F {
-            return Float(bitPattern: sign | 0x7F80_0000 | mantissa << 13)
-        }
-        if exponent == 0 {
-            // Subnormal (or zero): mantissa * 2^-24, exact in float32.
-            let magnitude = Float(mantissa) * Float(sign: .plus, exponent: -24, significand: 1)
-            return sign == 0 ? magnitude : -magnitude
-        }
-        return Float(bitPattern: sign | UInt32(exponent - 15 + 127) << 23 | mantissa << 13)
-    }
-
-    /// Rounds to the nearest binary16, ties to even; overflow gives infinity.
-    static func fromFloat(_ f: Float) -> UInt16 {
-        let bits = f.bitPattern
-        let sign = UInt16((bits >> 16) & 0x8000)
-        if f.isNaN { return sign | 0x7E00 }
-        let magnitude = abs(f)
-        if magnitude >= 65520 { return sign | 0x7C00 }  // rounds past the largest finite half
-        if magnitude < Float(sign: .plus, exponent: -14, significand: 1) {
-            // Subnormal range: units of 2^-24, rounded to nearest even by Float's own rounding.
-            let units = (magnitude * Float(sign: .plus, exponent: 24, significand: 1)).rounded(.toNearestOrEven)
-            return sign | UInt16(units)
-        }
-        let exponent = Int((bits >> 23) & 0xFF) - 127 + 15
-        var mantissa = bits & 0x7F_FFFF
-        var halfExponent = UInt32(exponent)
-        let dropped = mantissa & 0x1FFF
-        mantissa >>= 13
-        if dropped > 0x1000 || (dropped == 0x1000 && mantissa & 1 == 1) {
-            mantissa += 1
-            if mantissa == 0x400 {
-                mantissa = 0
-                halfExponent += 1
-            }
-        }
-        return sign | UInt16(halfExponent << 10) | UInt16(mantissa)
     }
 }
 

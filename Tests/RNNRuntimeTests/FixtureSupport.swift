@@ -100,19 +100,16 @@ enum Fixtures {
                             projSize: c.proj_size, nonlinearity: nonlinearity)
     }
 
-    /// The module's record, read from the case's parameters.
+    /// The module's record, read by `ModelFile.read` from the case's `attrs.h5`.
     static func record(_ directory: String, _ module: Module) throws -> ModuleRecord {
-        let config = try moduleConfig(module)
-        let folder = "/tmp/fx/params/\(directory)/\(module.prefix.isEmpty ? "_root" : module.prefix)"
-        var parameters: [String: Parameter] = [:]
-        for spec in config.expectedParameters {
-            let array = try NpyArray.read(path: "\(folder)/\(spec.name).npy")
-            guard let tensor = array.floatTensor, let stored = ElementType(rawValue: array.values.typeName) else {
-                throw FixtureError("\(spec.name) is not float")
-            }
-            parameters[spec.name] = .float(tensor, stored: stored)
+        let file = try ModelFile.read(path: path(directory, "attrs.h5"))
+        guard let record = file.modules.first(where: { $0.path == module.prefix }) else {
+            throw FixtureError("\(directory)/attrs.h5 has no module at \(module.prefix)")
         }
-        return ModuleRecord(path: module.prefix, config: config, parameters: parameters)
+        guard record.config == (try moduleConfig(module)) else {
+            throw FixtureError("\(directory)/attrs.h5: \(record.config) differs from case.json")
+        }
+        return record
     }
 
     /// A call's arrays.
