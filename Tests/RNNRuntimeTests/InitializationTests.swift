@@ -1,3 +1,4 @@
+import Foundation
 import RNNRuntime
 import Testing
 
@@ -48,6 +49,27 @@ struct InitializationTests {
         let (output2, hN2) = try reloaded(input, lengths: [5, 3])
         #expect(output == output2 && hN == hN2)
         #expect(output.shape == [5, 2, 8] && hN.shape == [4, 2, 4])
+    }
+
+    @Test func savedFileReloadsToTheSameModules() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("init-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var generator = SplitMix64(seed: 4)
+        let lstm = try LSTM(inputSize: 3, hiddenSize: 6, numLayers: 2, bidirectional: true, projSize: 2, path: "encoder", using: &generator)
+        let cell = try RNNCell(inputSize: 4, hiddenSize: 5, nonlinearity: .relu, path: "head.cell", using: &generator)
+        let path = directory.appendingPathComponent("model.h5").path
+        try ModelFile(modules: [lstm.record, cell.record]).write(to: path, overwrite: false)
+
+        let file = try ModelFile.read(path: path)
+        let reloadedLSTM = try LSTM(try #require(file.modules.first { $0.path == "encoder" }))
+        let reloadedCell = try RNNCell(try #require(file.modules.first { $0.path == "head.cell" }))
+        #expect(reloadedLSTM.record == lstm.record)
+        #expect(reloadedCell.record == cell.record)
+        let input = Tensor(shape: [4, 2, 3], scalars: (0..<24).map { Float($0 % 5) / 2 - 1 })
+        let (o1, h1, c1) = try lstm(input, lengths: [4, 2])
+        let (o2, h2, c2) = try reloadedLSTM(input, lengths: [4, 2])
+        #expect(o1 == o2 && h1 == h2 && c1 == c2)
     }
 
     @Test func invalidSizesThrow() {
