@@ -89,6 +89,13 @@ def main():
     bare(case("bare_flat_names.h5", None, "bare dump with dotted dataset names at the root loads"),
          group="/", tensors={"rnn." + k: v for k, v in GRU.items()})
 
+    def extras(f, g):
+        f.create_dataset("model/embed/weight", data=np.ones((4, 3), np.float32))
+        f.create_dataset("head/weight", data=np.ones((2, 2), np.float32))
+        f.create_dataset("head/steps", data=np.int64(7))
+    bare(case("bare_with_leftovers.h5", None, "bare dump of a whole model: non-RNN tensors are leftovers, not errors"),
+         group="model/rnn", mutate=extras)
+
     def filtered(f, g):
         for k in list(g):
             data = g[k][()]
