@@ -244,10 +244,32 @@ def main():
         for i in range(300):
             g.attrs[f"a{i:03d}"] = i
     canonical(case("many_attributes.h5", "expected at most 256 attributes, found 308", "attribute count beyond the cap"), mutate=many_attrs, libver="latest")
-    canonical(case("big_attribute.h5", "attribute blob stores 102400 bytes (at most 65536 allowed)", "attribute beyond 64 KiB (dense storage)"),
-              mutate=lambda f, g: g.attrs.create("blob", np.zeros(25600, np.float32)), libver="latest")
+    canonical(case("big_attribute.h5", "/rnn: attribute dropout stores 102400 bytes (at most 65536 allowed)", "attribute beyond 64 KiB (dense storage)"),
+              attrs={**GRU_ATTRS, "dropout": np.zeros(25600, np.float32)}, libver="latest")
     canonical(case("long_name.h5", "link name of 2000 bytes (at most 1024 allowed)", "link name beyond the cap"),
               mutate=lambda f, g: f.create_group("n" * 2000))
+
+    # A global heap object (a variable-length string) whose size is corrupted: libhdf5 1.10
+    # would memcpy that many bytes; the reader checks every heap collection first.
+    path = case("damaged_global_heap.h5", "global heap at byte", "heap object size beyond its collection")
+    canonical(path)
+    with open(path, "r+b") as out:
+        data = out.read()
+        at = data.index(b"GCOL\x01\x00\x00\x00")
+        out.seek(at + 16 + 8 + 7)  # first object's 8-byte size, top byte
+        out.write(b"\x08")
+
+    # A string reference (length, heap address, object index) naming an object the heap does
+    # not hold: libhdf5 1.10 would index past its object table.
+    path = case("damaged_heap_reference.h5", "which the heap does not hold", "string reference to a missing heap object")
+    canonical(path)
+    with open(path, "r+b") as out:
+        data = out.read()
+        heap = data.index(b"GCOL\x01\x00\x00\x00")
+        # The module attribute "GRU": length 3, then the heap's address, then the object index.
+        at = data.index((3).to_bytes(4, "little") + heap.to_bytes(8, "little"))
+        out.seek(at + 4 + 8 + 2)  # object index, third byte
+        out.write(b"\x7f")
 
     with open(os.path.join(ROOT, "index.json"), "w") as out:
         json.dump(entries, out, indent=1)

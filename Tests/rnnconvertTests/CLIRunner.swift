@@ -47,7 +47,7 @@ enum CLI {
 }
 
 /// A fresh directory for one test, removed when the value goes away.
-final class TemporaryDirectory {
+final class TemporaryDirectory: Sendable {
     let path: String
 
     init() throws {

@@ -24,12 +24,15 @@ enum HDF5ModelReader {
     ///
     /// - Throws: `RNNFormatError` naming the file, the object and expected versus found.
     static func read(path: String, options: InferenceOptions, checksums: ChecksumMode) throws -> Result {
-        try HDF5Superblock.checkLength(path: path)
-        return try HDF5Library.withSession(file: path) { session in
-            try session.withFileForReading(path) { fileID in
-                let catalog = try session.walkProfile(fileID)
-                var reader = CatalogReader(session: session, fileID: fileID, catalog: catalog, options: options, mode: checksums)
-                return try reader.run()
+        try HDF5RawFile.withFile(path: path) { raw in
+            try HDF5Library.withSession(file: path) { session in
+                try session.withFileForReading(path) { fileID in
+                    let catalog = try session.walkProfile(fileID)
+                    // Before libhdf5 reads any variable-length string from the global heap.
+                    try raw.checkGlobalHeaps(skipping: catalog.datasets.compactMap(\.dataRange))
+                    var reader = CatalogReader(session: session, fileID: fileID, catalog: catalog, options: options, mode: checksums)
+                    return try reader.run()
+                }
             }
         }
     }
@@ -189,7 +192,7 @@ private struct CatalogReader {
         if names.contains(HDF5Layout.format) {
             let format = try string(attribute("/", HDF5Layout.format, isGroup: true), "/", HDF5Layout.format)
             guard format == FileMetadata.formatName else {
-                throw fail(.notRecognized, "/", "root attribute format: expected \"\(FileMetadata.formatName)\", found \"\(format)\"")
+                throw fail(.notRecognized, "/", "root attribute format: expected \"\(FileMetadata.formatName)\", found \(format.debugDescription)")
             }
         }
         if names.contains(HDF5Layout.formatVersion) {
@@ -198,7 +201,7 @@ private struct CatalogReader {
             guard parts.count == 2, let major = Int(parts[0]), let minor = Int(parts[1]), major >= 0, minor >= 0,
                   parts.allSatisfy({ $0.allSatisfy(\.isASCII) })
             else {
-                throw fail(.invalidAttribute, "/", "root attribute format_version: expected \"major.minor\" such as \"1.0\", found \"\(text)\"")
+                throw fail(.invalidAttribute, "/", "root attribute format_version: expected \"major.minor\" such as \"1.0\", found \(text.debugDescription)")
             }
             let version = FormatVersion(major: major, minor: minor)
             let current = FileMetadata.currentVersion
@@ -277,7 +280,7 @@ private struct CatalogReader {
         let moduleValue = try value(HDF5Layout.module) ?? .string("")
         let moduleName = try string(moduleValue, path, HDF5Layout.module)
         guard let kind = ModuleKind(rawValue: moduleName) else {
-            throw fail(.unknownKind, path, "attribute module: expected one of \(ModuleKind.allCases.map(\.rawValue).joined(separator: ", ")), found \"\(moduleName)\"")
+            throw fail(.unknownKind, path, "attribute module: expected one of \(ModuleKind.allCases.map(\.rawValue).joined(separator: ", ")), found \(moduleName.debugDescription)")
         }
         var dropout = 0.0
         if let v = try value(HDF5Layout.dropout) {
@@ -405,7 +408,7 @@ private struct CatalogReader {
         }
         let stored = try string(attribute(dataset.path, HDF5Layout.checksum, isGroup: false), dataset.path, HDF5Layout.checksum).lowercased()
         guard stored.count == 64, stored.allSatisfy({ $0.isHexDigit && $0.isASCII }) else {
-            throw fail(.invalidAttribute, dataset.path, "attribute sha256: expected 64 hex digits, found \"\(stored.prefix(80))\"")
+            throw fail(.invalidAttribute, dataset.path, "attribute sha256: expected 64 hex digits, found \(String(stored.prefix(80)).debugDescription)")
         }
         let computed = SHA256.hex(of: bytes)
         guard computed == stored else {
@@ -422,7 +425,7 @@ private struct CatalogReader {
         let rows = dataset.shape[0]
         let schemeText = try string(attribute(path, HDF5Layout.quantization, isGroup: false), path, HDF5Layout.quantization)
         guard let scheme = QuantizedTensor.Scheme(rawValue: schemeText) else {
-            throw fail(.invalidAttribute, path, "attribute quantization: expected \"per_tensor\" or \"per_channel\", found \"\(schemeText)\"")
+            throw fail(.invalidAttribute, path, "attribute quantization: expected \"per_tensor\" or \"per_channel\", found \(schemeText.debugDescription)")
         }
         let expectedCount = scheme == .perTensor ? 1 : rows
         let scaleValue = try attribute(path, HDF5Layout.scale, isGroup: false)
