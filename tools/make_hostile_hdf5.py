@@ -138,6 +138,8 @@ def main():
     canonical(case("bool_two.h5", "attribute bidirectional: expected a bool (0 or 1, or h5py's bool), found integer 2", "bool out of range"),
               attrs={**GRU_ATTRS, "bidirectional": 2})
     canonical(case("negative_hidden.h5", "expected hidden_size between 1 and", "negative size"), attrs={**GRU_ATTRS, "hidden_size": -1})
+    canonical(case("int64_min_size.h5", "attribute input_size: expected an integer within 32 bits, found integer -9223372036854775808", "extreme integer"),
+              attrs={**GRU_ATTRS, "input_size": np.int64(-2**63)})
     canonical(case("missing_input_size.h5", "missing attribute input_size", "required attribute absent"),
               attrs={k: v for k, v in GRU_ATTRS.items() if k != "input_size"})
     canonical(case("unexpected_dataset.h5", "/rnn/extra: unexpected in a GRU", "stray dataset in a module group"),

@@ -66,6 +66,9 @@ private struct CatalogReader {
     let options: InferenceOptions
     let mode: HDF5ModelReader.ChecksumMode
     var result = HDF5ModelReader.Result()
+    /// Datasets by HDF5 path, and the paths of groups with a `module` attribute.
+    let datasets: [String: HDF5Catalog.Dataset]
+    let moduleGroups: Set<String>
     /// In files of a newer minor version, attributes this reader does not know are ignored.
     var strict = true
 
@@ -75,6 +78,8 @@ private struct CatalogReader {
         self.catalog = catalog
         self.options = options
         self.mode = mode
+        datasets = Dictionary(catalog.datasets.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
+        moduleGroups = Set(catalog.groups.filter { $0.attributes.contains(HDF5Layout.module) }.map(\.path))
     }
 
     var file: String { session.file }
@@ -106,10 +111,6 @@ private struct CatalogReader {
         let metadata = try readMetadata(root)
 
         var modules: [ModuleRecord] = []
-        var moduleGroups = Set<String>()
-        for group in catalog.groups where group.attributes.contains(HDF5Layout.module) {
-            moduleGroups.insert(group.path)
-        }
         var bare: [String: HDF5Catalog.Dataset] = [:]
         var leftovers: [String] = []
         for dataset in catalog.datasets where !moduleGroups.contains(dataset.group) {
@@ -136,7 +137,7 @@ private struct CatalogReader {
             var parameters: [String: Parameter] = [:]
             for name in group.datasets {
                 let path = hdf5Path(group.path, name)
-                guard let dataset = catalog.datasets.first(where: { $0.path == path }) else { continue }
+                guard let dataset = datasets[path] else { continue }
                 parameters[name] = try readTensor(dataset)
             }
             moduleParameters[group.path] = parameters
@@ -154,9 +155,10 @@ private struct CatalogReader {
             modules.append(record)
         }
         let assembly = try ModuleInference.assemble(bareParameters, options: options, file: file, naming: .hdf5)
+        let groupModules = Set(modules.map(\.path))
         for record in assembly.modules {
-            if let clash = modules.first(where: { $0.path == record.path }) {
-                throw fail(.unexpectedObject, clash.groupPath, "two modules share the prefix \(record.path): a module group and bare datasets named with dots")
+            if groupModules.contains(record.path) {
+                throw fail(.unexpectedObject, record.groupPath, "two modules share the prefix \(record.path): a module group and bare datasets named with dots")
             }
             modules.append(record)
         }
@@ -245,7 +247,7 @@ private struct CatalogReader {
             guard expected[name] != nil else {
                 throw fail(.unexpectedObject, object, "unexpected in a \(config.kind.rawValue) with these hyperparameters (expected only \(config.expectedParameters.map(\.name).joined(separator: ", ")))")
             }
-            guard let dataset = catalog.datasets.first(where: { $0.path == object }) else { continue }
+            guard let dataset = datasets[object] else { continue }
             try checkTensor(dataset)
         }
         return config
@@ -266,7 +268,9 @@ private struct CatalogReader {
                 return fallback
             }
             guard case .integers(let values) = v, values.count == 1 else { throw invalid(name, "one integer", v) }
-            guard let result = Int(exactly: values[0]), abs(result) <= Int(Int32.max) else { throw invalid(name, "an integer of at most 2^31", v) }
+            guard let result = Int(exactly: values[0]), result >= Int(Int32.min), result <= Int(Int32.max) else {
+                throw invalid(name, "an integer within 32 bits", v)
+            }
             return result
         }
         func bool(_ name: String, default fallback: Bool) throws -> Bool {
@@ -354,7 +358,7 @@ private struct CatalogReader {
         } else if let stray = quantAttributes.sorted().first {
             throw fail(.invalidAttribute, dataset.path, "attribute \(stray) belongs to int8 weights, found on a \(type.rawValue) dataset")
         }
-        if strict, catalog.groups.contains(where: { $0.path == dataset.group && $0.attributes.contains(HDF5Layout.module) }),
+        if strict, moduleGroups.contains(dataset.group),
            let unknown = dataset.attributes.first(where: { !HDF5Layout.datasetAttributes.contains($0) }) {
             throw fail(.unexpectedObject, dataset.path, "unexpected attribute \(unknown) (a tensor holds only sha256 and, when int8, scale, zero_point, quantization)")
         }

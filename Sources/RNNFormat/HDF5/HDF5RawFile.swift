@@ -143,7 +143,7 @@ struct HDF5RawFile {
     func checkGlobalHeaps(skipping skip: [Range<Int>]) throws {
         let magic: [UInt8] = [0x47, 0x43, 0x4F, 0x4C, 0x01, 0x00, 0x00, 0x00]  // "GCOL", version 1, reserved
         var heaps: [Int: [UInt32: UInt64]] = [:]
-        for offset in occurrences(of: magic, skipping: []) {
+        for offset in occurrences(of: magic, skipping: []) where offset >= start {
             heaps[offset] = try checkCollection(at: offset)
         }
         let ranges = skip.sorted { $0.lowerBound < $1.lowerBound }
