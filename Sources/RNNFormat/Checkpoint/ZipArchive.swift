@@ -220,6 +220,10 @@ struct ZipArchive {
     func read(_ entry: Entry, maxBytes: Int) throws -> [UInt8] {
         let path = file.path
         let archiveCap = Checked.multiply(max(file.size, 1), limits.maxExpansionRatio) ?? Int.max
+        guard entry.method != 0 || entry.compressedSize == entry.uncompressedSize else {
+            throw RNNFormatError(.malformed, file: path, object: entry.name,
+                                 "zip: stored member has compressed size \(entry.compressedSize) but uncompressed size \(entry.uncompressedSize)")
+        }
         guard entry.uncompressedSize <= maxBytes else {
             throw RNNFormatError(.refused, file: path, object: entry.name,
                                  "zip member declares \(entry.uncompressedSize) bytes, more than the \(maxBytes) allowed for it")
@@ -231,10 +235,6 @@ struct ZipArchive {
         let bytes: [UInt8]
         switch entry.method {
         case 0:
-            guard entry.compressedSize == entry.uncompressedSize else {
-                throw RNNFormatError(.malformed, file: path, object: entry.name,
-                                     "zip: stored member has compressed size \(entry.compressedSize) but uncompressed size \(entry.uncompressedSize)")
-            }
             bytes = try file.read(at: entry.dataOffset, count: entry.compressedSize)
         case 8:
             bytes = try BoundedInflater.inflate(file: file, offset: entry.dataOffset, compressedSize: entry.compressedSize,
