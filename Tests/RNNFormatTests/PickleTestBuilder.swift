@@ -16,7 +16,13 @@ struct PickleTestBuilder {
         op(0x58, le32(utf8.count) + utf8)
     }
     mutating func int(_ v: Int) {
-        if (0..<256).contains(v) { op(0x4B, [UInt8(v)]) } else { op(0x4A, le32(Int(Int32(truncatingIfNeeded: v)))) }
+        if (0..<256).contains(v) {
+            op(0x4B, [UInt8(v)])
+        } else if Int32(exactly: v) != nil {
+            op(0x4A, le32(v))
+        } else {
+            op(0x8A, [8] + (0..<8).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) })  // LONG1
+        }
     }
     mutating func float(_ v: Double) {
         var bits = v.bitPattern
@@ -71,7 +77,7 @@ struct PickleTestBuilder {
         var running = 1
         for d in shape.indices.reversed() {
             strides[d] = running
-            running *= max(shape[d], 1)
+            running = running &* max(shape[d], 1)
         }
         return strides
     }

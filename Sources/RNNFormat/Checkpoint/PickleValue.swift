@@ -47,9 +47,10 @@ enum TorchQScheme: String, Sendable, Hashable {
 
 /// A value built by the unpickler: plain data, allow-listed references, and tensors.
 ///
-/// Mutable containers (lists, dicts, script objects) live in the `PickleGraph` arena and are
+/// Containers (tuples, lists, dicts, script objects) live in the `PickleGraph` arena and are
 /// referenced by index, so memo sharing and later mutation behave as in Python without
-/// reference cycles in Swift memory.
+/// reference cycles in Swift memory, and a reader can visit each container once however
+/// often it is shared.
 enum PickleValue: Sendable, Hashable {
     case none
     case bool(Bool)
@@ -59,7 +60,7 @@ enum PickleValue: Sendable, Hashable {
     case float(Double)
     case string(String)
     case bytes([UInt8])
-    case tuple([PickleValue])
+    case tuple(Int)
     case list(Int)
     case dict(Int)
     case scriptObject(Int)
@@ -134,6 +135,7 @@ struct PickleDict: Sendable {
 /// Everything a pickle built: the root value and the arena of mutable containers.
 struct PickleGraph: Sendable {
     var root: PickleValue = .none
+    var tuples: [[PickleValue]] = []
     var lists: [[PickleValue]] = []
     var dicts: [PickleDict] = []
     /// The state each `torch.ScriptObject` received through BUILD (nil until then).
@@ -144,7 +146,7 @@ struct PickleGraph: Sendable {
     /// The items of a list or tuple, nil for other values.
     func sequence(_ value: PickleValue) -> [PickleValue]? {
         switch value {
-        case .tuple(let items): items
+        case .tuple(let id): tuples[id]
         case .list(let id): lists[id]
         default: nil
         }

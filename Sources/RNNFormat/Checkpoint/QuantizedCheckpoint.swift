@@ -133,7 +133,7 @@ struct QuantizedCheckpoint {
 
     /// The state a script object received, as (payload, class name).
     private func state(_ object: Int, key: String, expectedClass: String) throws -> PickleValue {
-        guard let state = graph.scriptObjects[object], case .tuple(let items) = state, items.count == 2,
+        guard let state = graph.scriptObjects[object], case .tuple = state, let items = graph.sequence(state), items.count == 2,
               case .string(let className) = items[1]
         else {
             throw malformed(key, "expected a torch.ScriptObject with a (state, class name) pair")

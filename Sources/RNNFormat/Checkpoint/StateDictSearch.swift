@@ -1,9 +1,9 @@
 /// Finds the state_dicts in an unpickled checkpoint: every dict that directly holds tensors
 /// (or PyTorch script objects, as quantized modules store), wherever it is nested.
 ///
-/// The walk is iterative, visits each list and dict once (shared references and cycles are
-/// followed once), stops at `maxNesting` levels, and counts container visits against
-/// `maxVisits` so that a hostile graph of shared tuples cannot make it run for ever.
+/// The walk is iterative, visits each container once (shared references and cycles are
+/// followed once, so the work is linear in the pickle's size), stops at `maxNesting` levels,
+/// and counts visits against `maxVisits` as a backstop.
 struct StateDictSearch {
     /// A dict holding tensors, with the key path that leads to it from the root.
     struct TensorDict {
@@ -20,20 +20,32 @@ struct StateDictSearch {
     /// Walks `graph` from its root.
     /// - Throws: `RNNFormatError(.refused)` when nesting or visits exceed the limits.
     init(graph: PickleGraph, limits: PickleLimits, file: String) throws {
+        // Paths are kept as parent links so that a visit costs O(1) whatever the depth.
+        var components: [(parent: Int, name: String)] = []
+        func path(_ node: Int) -> [String] {
+            var out: [String] = []
+            var n = node
+            while n >= 0 {
+                out.append(components[n].name)
+                n = components[n].parent
+            }
+            return out.reversed()
+        }
+        var seenTuples = Set<Int>()
         var seenLists = Set<Int>()
         var seenDicts = Set<Int>()
         var visits = 0
-        var pending: [(value: PickleValue, path: [String])] = [(graph.root, [])]
-        while let (value, path) = pending.popLast() {
+        var pending: [(value: PickleValue, node: Int, depth: Int)] = [(graph.root, -1, 0)]
+        while let (value, node, depth) = pending.popLast() {
             visits += 1
             guard visits <= limits.maxVisits else {
-                throw RNNFormatError(.refused, file: file, "checkpoint structure has more than \(limits.maxVisits) nested values")
+                throw RNNFormatError(.refused, file: file, "checkpoint structure has more than \(limits.maxVisits) nested containers")
             }
-            guard path.count <= limits.maxNesting else {
-                throw RNNFormatError(.refused, file: file, object: path.prefix(8).joined(separator: ".") + "...",
+            guard depth <= limits.maxNesting else {
+                throw RNNFormatError(.refused, file: file, object: path(node).prefix(8).joined(separator: ".") + "...",
                                      "checkpoint nests containers deeper than \(limits.maxNesting) levels")
             }
-            var children: [(PickleValue, [String])] = []
+            var children: [(PickleValue, String)] = []
             switch value {
             case .dict(let id):
                 guard seenDicts.insert(id).inserted else { continue }
@@ -42,22 +54,34 @@ struct StateDictSearch {
                     guard let name = Self.keyName(key) else { continue }
                     switch child {
                     case .tensor, .scriptObject: tensors.append((name, child))
-                    default: children.append((child, path + [name]))
+                    default: if Self.mayHoldTensors(child) { children.append((child, name)) }
                     }
                 }
-                if !tensors.isEmpty { tensorDicts.append(TensorDict(outerPath: path, entries: tensors)) }
+                if !tensors.isEmpty { tensorDicts.append(TensorDict(outerPath: path(node), entries: tensors)) }
             case .list(let id):
                 guard seenLists.insert(id).inserted else { continue }
-                children = graph.lists[id].enumerated().map { ($1, path + [String($0)]) }
-            case .tuple(let items):
-                children = items.enumerated().map { ($1, path + [String($0)]) }
+                for (i, child) in graph.lists[id].enumerated() where Self.mayHoldTensors(child) { children.append((child, String(i))) }
+            case .tuple(let id):
+                guard seenTuples.insert(id).inserted else { continue }
+                for (i, child) in graph.tuples[id].enumerated() where Self.mayHoldTensors(child) { children.append((child, String(i))) }
             case .tensor, .scriptObject:
-                looseTensors.append(path.joined(separator: "."))
+                looseTensors.append(path(node).joined(separator: "."))
             default:
                 break
             }
             // Reversed so that popping visits children in their stored order.
-            pending.append(contentsOf: children.reversed())
+            for (child, name) in children.reversed() {
+                components.append((node, name))
+                pending.append((child, components.count - 1, depth + 1))
+            }
+        }
+    }
+
+    /// Containers and tensors; scalars are not visited.
+    private static func mayHoldTensors(_ value: PickleValue) -> Bool {
+        switch value {
+        case .dict, .list, .tuple, .tensor, .scriptObject: true
+        default: false
         }
     }
 

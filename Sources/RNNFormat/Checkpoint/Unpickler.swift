@@ -12,11 +12,12 @@ public struct PickleLimits: Sendable, Hashable {
     public var maxMemo: Int
     /// Deepest container nesting that readers of the result will follow.
     public var maxNesting: Int
-    /// Most container visits while searching the result (guards against shared-reference blowup).
+    /// Most container visits while searching the result: each list and dict is visited once,
+    /// but tuples are values and a shared tuple is visited once per reference.
     public var maxVisits: Int
 
     public init(maxPickleBytes: Int = 256 << 20, maxStringBytes: Int = 16 << 20, maxStackDepth: Int = 1 << 20,
-                maxMarks: Int = 1024, maxMemo: Int = 1 << 22, maxNesting: Int = 100, maxVisits: Int = 1 << 22) {
+                maxMarks: Int = 1024, maxMemo: Int = 1 << 22, maxNesting: Int = 100, maxVisits: Int = 1 << 20) {
         self.maxPickleBytes = maxPickleBytes
         self.maxStringBytes = maxStringBytes
         self.maxStackDepth = maxStackDepth
@@ -172,6 +173,11 @@ struct Unpickler {
         return v
     }
 
+    private mutating func newTuple(_ items: [PickleValue]) -> PickleValue {
+        graph.tuples.append(items)
+        return .tuple(graph.tuples.count - 1)
+    }
+
     private mutating func newList(_ items: [PickleValue]) -> PickleValue {
         graph.lists.append(items)
         return .list(graph.lists.count - 1)
@@ -241,15 +247,15 @@ struct Unpickler {
             case 0x43: try push(.bytes(Array(try take(try length(1)))))    // SHORT_BINBYTES
             case 0x8E, 0x96: try push(.bytes(Array(try take(try length(8)))))  // BINBYTES8, BYTEARRAY8
             // Containers.
-            case 0x29: try push(.tuple([]))                                 // EMPTY_TUPLE
-            case 0x85: try push(.tuple([try pop()]))                        // TUPLE1
+            case 0x29: try push(newTuple([]))                               // EMPTY_TUPLE
+            case 0x85: try push(newTuple([try pop()]))                      // TUPLE1
             case 0x86:                                                      // TUPLE2
                 let b = try pop(), a = try pop()
-                try push(.tuple([a, b]))
+                try push(newTuple([a, b]))
             case 0x87:                                                      // TUPLE3
                 let c = try pop(), b = try pop(), a = try pop()
-                try push(.tuple([a, b, c]))
-            case 0x74: try push(.tuple(try popMark()))                      // TUPLE
+                try push(newTuple([a, b, c]))
+            case 0x74: try push(newTuple(try popMark()))                    // TUPLE
             case 0x5D: try push(newList([]))                                // EMPTY_LIST
             case 0x6C: try push(newList(try popMark()))                     // LIST
             case 0x7D: try push(newDict(ordered: false))                    // EMPTY_DICT
@@ -259,7 +265,7 @@ struct Unpickler {
                 try setItems(d, items[...])
                 try push(d)
             case 0x8F: try push(newList([]))                                // EMPTY_SET (kept as a list)
-            case 0x91: try push(.tuple(try popMark()))                      // FROZENSET (kept as a tuple)
+            case 0x91: try push(newTuple(try popMark()))                    // FROZENSET (kept as a tuple)
             case 0x61:                                                      // APPEND
                 let v = try pop()
                 try appendItems(try top(), [v])
@@ -321,7 +327,9 @@ struct Unpickler {
             // Refused: reach the import machinery, extension registry or out-of-band buffers.
             case 0x69: throw refusedOpcode(op, "INST")
             case 0x6F: throw refusedOpcode(op, "OBJ")
-            case 0x82, 0x83, 0x84: throw refusedOpcode(op, "EXT")
+            case 0x82: throw refusedOpcode(op, "EXT1")
+            case 0x83: throw refusedOpcode(op, "EXT2")
+            case 0x84: throw refusedOpcode(op, "EXT4")
             case 0x97: throw refusedOpcode(op, "NEXT_BUFFER")
             case 0x98: throw refusedOpcode(op, "READONLY_BUFFER")
             case 0x50: throw refusedOpcode(op, "PERSID")
@@ -375,7 +383,8 @@ struct Unpickler {
     }
 
     private func arguments(_ args: PickleValue, _ function: String, count: ClosedRange<Int>) throws -> [PickleValue] {
-        guard case .tuple(let items) = args else { throw malformed("\(function): arguments are a \(args.kindName), expected a tuple") }
+        guard case .tuple(let id) = args else { throw malformed("\(function): arguments are a \(args.kindName), expected a tuple") }
+        let items = graph.tuples[id]
         guard count.contains(items.count) else {
             throw malformed("\(function): expected \(count.lowerBound == count.upperBound ? "\(count.lowerBound)" : "\(count.lowerBound) to \(count.upperBound)") arguments, found \(items.count)")
         }
@@ -464,7 +473,7 @@ struct Unpickler {
     }
 
     private mutating func newObject(_ cls: PickleValue, _ args: PickleValue) throws -> PickleValue {
-        guard case .tuple(let a) = args, a.isEmpty else { throw malformed("NEWOBJ with arguments") }
+        guard case .tuple(let id) = args, graph.tuples[id].isEmpty else { throw malformed("NEWOBJ with arguments") }
         switch cls {
         case .global(.scriptObject):
             graph.scriptObjects.append(nil)
@@ -491,7 +500,7 @@ struct Unpickler {
 
     /// `torch.save`'s persistent ids: ('storage', <Type>Storage, key, location, numel).
     private mutating func persistentLoad(_ pid: PickleValue) throws -> PickleValue {
-        guard case .tuple(let t) = pid, t.count == 5, case .string("storage") = t[0],
+        guard case .tuple(let id) = pid, case let t = graph.tuples[id], t.count == 5, case .string("storage") = t[0],
               case .global(.storageType(let dtype)) = t[1], case .string(let key) = t[2], case .string = t[3],
               case .int(let count) = t[4]
         else {
