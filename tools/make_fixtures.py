@@ -14,7 +14,9 @@ Properties:
   byte-identical files (torch.save, h5py, numpy and safetensors outputs are all reproducible).
 - Idempotent: each group wipes the fixtures/ subfolder it owns (fixtures/float, fixtures/quant,
   fixtures/checkpoints, fixtures/hostile/pickle) and rewrites it; nothing else is touched.
-- Tiny: total fixtures/ stays well under 5 MB (checked at the end of every run).
+- Tiny: fixtures/ stays under 5 MiB as `du` counts it (allocated blocks; most files are
+  smaller than one block) and checked at the end of every run.
+- Safe: nothing here unpickles a hostile file with a real unpickler (see gen_hostile).
 
 The layout is the contract in fixtures/README.md (expected values come ONLY from PyTorch).
 The script also asserts a few facts the Swift side relies on (int8 weight rule of
@@ -28,18 +30,19 @@ import io
 import json
 import os
 import pickle
+import pickletools
 import shutil
 import struct
-import subprocess
 import sys
 import warnings
 import zipfile
 import zlib
 from pathlib import Path
 
-# Pin ATen's kernel dispatch to AVX2 (RNNKit's target) before torch loads: AVX512 and AVX2
-# kernels differ by an ulp or so (e.g. unbatched GRU outputs, quantized outputs), and pinning
-# keeps regenerated files identical on AVX2 and AVX512 machines.
+# Pin ATen's kernel dispatch to AVX2 (RNNKit's target) before torch loads: the quantized
+# outputs differ by up to 3e-8 between the AVX2 and AVX512 kernels, and pinning keeps the
+# regenerated files identical on AVX2 and AVX512 machines. (Float outputs do not depend on it;
+# they depend on the thread count instead, hence torch.set_num_threads(1) in main.)
 os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
 
 import h5py
@@ -415,8 +418,8 @@ RELU_NOTE = ("dump.h5 carries no attributes: a reader of the bare dump must be t
 def save_model_files(directory: Path, parent: nn.Module, dtype_name: str,
                      modules: list[tuple[str, str, dict]]) -> dict:
     """dump.h5, attrs.h5, model.pt, train.pt, model.safetensors of `parent` in `dtype_name`."""
-    dtype = DTYPES[dtype_name]
-    state = {k: v.detach().to(dtype).clone() for k, v in parent.state_dict().items()}
+    # A real state_dict (OrderedDict with _metadata: its pickle ends with a BUILD opcode).
+    state = copy.deepcopy(parent).to(DTYPES[dtype_name]).state_dict()
     np_dtype = np.dtype(dtype_name)
     write_dump(directory / "dump.h5", state, np_dtype)
     write_attrs(directory / "attrs.h5", state, modules, np_dtype)
@@ -560,7 +563,7 @@ def gen_quant_case(name, kind, prefix, extras, overrides) -> None:
     parent, extra_keys = build_parent([(prefix, fmod)], extras)
     parent.eval()
     cfg = module_config(kind, fmod)
-    state = {k: v.detach().clone() for k, v in parent.state_dict().items()}
+    state = parent.state_dict()
     write_dump(directory / "dump.h5", state, np.float32)
     write_attrs(directory / "attrs.h5", state, [(prefix, kind, cfg)], np.float32)
     torch.save(state, directory / "model.pt")
@@ -592,6 +595,7 @@ def verify_quant_case(directory: Path) -> None:
     rebuild it from dump.h5 through quantize_dynamic (same int8 weights, same outputs)."""
     case = json.loads((directory / "case.json").read_text())
     kind, prefix, cfg = case["module"], case["prefix"], case["config"]
+    # Our own file, just written; weights_only=True refuses torch.ScriptObject (packed params).
     qstate = torch.load(directory / "qmodel.pt", weights_only=False)
     fresh = quantize(make_module(kind, cfg)).eval()
     p = prefix + "." if prefix else ""
@@ -734,6 +738,55 @@ def case_modules(case: dict) -> list[tuple[str, str, dict]]:
     return [(m["prefix"], m["module"], m["config"]) for m in case.get("modules", [case])]
 
 
+def canonicalize_legacy(path: Path) -> None:
+    """Legacy torch.save names storages by memory address (str(storage._cdata)) and orders
+    them by that name, so two runs differ. Rename them "0", "1", ... in order of first use
+    and reorder the storage blocks to match: the file a fresh torch.save would write if the
+    addresses happened to sort that way."""
+    data = path.read_bytes()
+    stream = io.BytesIO(data)
+    for _ in range(3):  # magic number, protocol version, sys_info: plain literals
+        pickle.load(stream)
+    start = stream.tell()
+    ops = list(pickletools.genops(stream))
+    main = data[start:stream.tell()]
+    keys = pickle.load(stream)  # list of str, written by torch
+    assert isinstance(keys, list) and all(isinstance(k, str) and k.isdigit() for k in keys)
+    # Each storage follows as int64 numel + raw bytes; the itemsize comes from the storage
+    # type named just before the key in its persistent id.
+    itemsize = {"FloatStorage": 4, "HalfStorage": 2, "DoubleStorage": 8, "BFloat16Storage": 2}
+    order, types = [], {}
+    strings = [(arg, pos) for op, arg, pos in ops if op.name == "BINUNICODE"]
+    globals_ = [(arg, pos) for op, arg, pos in ops if op.name == "GLOBAL"]
+    for key in keys:
+        assert sum(1 for s, _ in strings if s == key) == 1, "storage key must be unique"
+    for s, pos in strings:
+        if s in keys and s not in order:
+            order.append(s)
+            before = [g for g, p in globals_ if p < pos and g.startswith("torch ")]
+            types[s] = before[-1].split(" ")[1]
+    assert set(order) == set(keys)
+    raw = {}
+    for key in keys:
+        numel = struct.unpack("<q", stream.read(8))[0]
+        raw[key] = struct.pack("<q", numel) + stream.read(numel * itemsize[types[key]])
+    assert stream.read() == b"", "unexpected trailing bytes in legacy checkpoint"
+    rename = {old: str(i) for i, old in enumerate(order)}
+    for old, new in rename.items():
+        enc_old, enc_new = old.encode(), new.encode()
+        main = main.replace(b"X" + struct.pack("<I", len(enc_old)) + enc_old,
+                            b"X" + struct.pack("<I", len(enc_new)) + enc_new)
+    new_keys = sorted(rename.values())
+    inverse = {v: k for k, v in rename.items()}
+    out = bytearray(data[:start]) + main + pickle.dumps(new_keys, protocol=2)
+    for key in new_keys:
+        out += raw[inverse[key]]
+    before = torch.load(path, weights_only=True)
+    path.write_bytes(bytes(out))
+    after = torch.load(path, weights_only=True)
+    assert list(before) == list(after) and all(torch.equal(before[k], after[k]) for k in before)
+
+
 def gen_reused_checkpoints() -> list[dict]:
     """Checkpoints of float cases' weights in other containers (validated by those cases)."""
     root = FIXTURES / "checkpoints"
@@ -751,6 +804,7 @@ def gen_reused_checkpoints() -> list[dict]:
     case, state = float_case_state("gru_bi_2l")
     torch.save(state, root / "gru_bi_2l_legacy.pt", _use_new_zipfile_serialization=False)
     assert not zipfile.is_zipfile(root / "gru_bi_2l_legacy.pt")
+    canonicalize_legacy(root / "gru_bi_2l_legacy.pt")
     entries.append(entry("gru_bi_2l_legacy", "gru_bi_2l_legacy.pt", "torch-legacy", "float32",
                          case_modules(case), case["extra_keys"], "float/gru_bi_2l",
                          notes="legacy (pre-1.6, non-zip) torch.save format"))
@@ -784,6 +838,353 @@ def gen_checkpoints() -> None:
     write_json(root / "index.json", {"version": 1, "checkpoints": entries})
     for e in entries:
         verify_checkpoint(e)
+
+
+# ----------------------------------------------------------------------------------------------
+# Hostile pickles: hand-written opcodes (nothing here pickles a real object)
+
+CANARY = "/tmp/rnnkit_pickle_was_executed"
+TOUCH = f"touch {CANARY}"
+
+
+class PickleWriter:
+    """Writes pickle protocol 2 opcodes by hand."""
+
+    def __init__(self) -> None:
+        self.data = bytearray(b"\x80\x02")  # PROTO 2
+
+    def raw(self, b: bytes) -> "PickleWriter":
+        self.data += b
+        return self
+
+    def glob(self, module: str, name: str) -> "PickleWriter":
+        return self.raw(b"c" + f"{module}\n{name}\n".encode())  # GLOBAL
+
+    def str(self, s: str) -> "PickleWriter":
+        e = s.encode()
+        return self.raw(b"X" + struct.pack("<I", len(e)) + e)  # BINUNICODE
+
+    def bytes(self, b: bytes) -> "PickleWriter":
+        assert len(b) < 256
+        return self.raw(b"C" + bytes([len(b)]) + b)  # SHORT_BINBYTES
+
+    def int(self, n: int) -> "PickleWriter":
+        if 0 <= n < 256:
+            return self.raw(b"K" + bytes([n]))  # BININT1
+        if 0 <= n < 65536:
+            return self.raw(b"M" + struct.pack("<H", n))  # BININT2
+        return self.raw(b"J" + struct.pack("<i", n))  # BININT
+
+    def mark(self) -> "PickleWriter":
+        return self.raw(b"(")
+
+    def tuple(self) -> "PickleWriter":
+        return self.raw(b"t")  # TUPLE (to the last MARK)
+
+    def ints(self, values) -> "PickleWriter":
+        self.mark()
+        for v in values:
+            self.int(v)
+        return self.tuple()
+
+    def reduce(self) -> "PickleWriter":
+        return self.raw(b"R")
+
+    def call(self, module: str, name: str, *args) -> "PickleWriter":
+        """GLOBAL module.name, a tuple of string args, REDUCE."""
+        self.glob(module, name).mark()
+        for a in args:
+            self.str(a)
+        return self.tuple().reduce()
+
+    def ordered_dict(self) -> "PickleWriter":
+        return self.glob("collections", "OrderedDict").raw(b")").reduce()
+
+    def tensor(self, key: str, numel: int, offset: int, size, stride,
+               storage: str = "FloatStorage", tag: str = "storage",
+               legacy: bool = False) -> "PickleWriter":
+        """torch._utils._rebuild_tensor_v2(persistent_id(...), offset, size, stride, False, OrderedDict()).
+
+        Legacy (non-zip) persistent ids carry a sixth element, view_metadata (None)."""
+        self.glob("torch._utils", "_rebuild_tensor_v2").mark()
+        self.mark().str(tag).glob("torch", storage).str(key).str("cpu").int(numel)
+        if legacy:
+            self.raw(b"N")
+        self.tuple()
+        self.raw(b"Q")  # BINPERSID
+        self.int(offset).ints(size).ints(stride).raw(b"\x89")  # NEWFALSE (requires_grad)
+        self.ordered_dict()
+        return self.tuple().reduce()
+
+    def stop(self) -> bytes:
+        return bytes(self.data + b".")
+
+
+def state_dict_pickle(*values, legacy: bool = False) -> PickleWriter:
+    """OrderedDict([("good", float tensor of 4 from data/0), (name, <value>)...]) minus STOP.
+
+    Each value is a function writing one pickled value; a valid tensor comes first so a reader
+    has done real work before it meets the hostile part."""
+    p = PickleWriter().ordered_dict().mark()
+    p.str("good").tensor("0", 4, 0, (2, 2), (2, 1), legacy=legacy)
+    for i, write in enumerate(values):
+        p.str(f"evil{i}")
+        write(p)
+    return p.raw(b"u")  # SETITEMS
+
+
+GOOD_STORAGE = {"0": np.arange(4, dtype=np.float32).tobytes()}
+
+
+def write_torch_zip(path: Path, pickle_bytes: bytes, storages: dict | None = None,
+                    include_pickle: bool = True) -> None:
+    """A zip in torch.save's layout (written by torch's own PyTorchFileWriter)."""
+    storages = GOOD_STORAGE if storages is None else storages
+    writer = torch._C.PyTorchFileWriter(str(path))
+    writer.write_record(".format_version", b"1", 1)
+    writer.write_record(".storage_alignment", b"64", 2)
+    writer.write_record("byteorder", b"little", 6)
+    if include_pickle:
+        writer.write_record("data.pkl", pickle_bytes, len(pickle_bytes))
+    for key, data in storages.items():
+        writer.write_record(f"data/{key}", data, len(data))
+    writer.write_end_of_file()
+
+
+def write_legacy(path: Path, pickle_bytes: bytes, storages: dict) -> None:
+    """Legacy (non-zip) torch.save stream: magic, protocol, sys_info, the object, storage keys,
+    then each storage as int64 numel + raw bytes. The header pickles are of plain literals."""
+    out = bytearray()
+    out += pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2)
+    out += pickle.dumps(1001, protocol=2)
+    out += pickle.dumps({"protocol_version": 1001, "little_endian": True,
+                         "type_sizes": {"short": 2, "int": 4, "long": 4}}, protocol=2)
+    out += pickle_bytes
+    out += pickle.dumps(list(storages), protocol=2)
+    for data in storages.values():
+        out += struct.pack("<q", len(data) // 4) + data
+    path.write_bytes(out)
+
+
+def hostile_cases() -> list[dict]:
+    """(file, what, expect, writer) for every hostile pickle; see fixtures/README.md."""
+    cases = []
+
+    def add(file, what, expect, pickle_bytes=None, creates=False, well_formed=True, **kw):
+        cases.append({"file": file, "what": what, "expect": expect, "pickle": pickle_bytes,
+                      "creates": creates, "well_formed": well_formed, **kw})
+
+    refuse = lambda g: f"refusing pickle global '{g}'"
+    # Code-execution globals (each would run if unpickled by Python's pickle).
+    add("global_os_system.pt", "os.system('touch ...') via GLOBAL+REDUCE", refuse("os.system"),
+        state_dict_pickle(lambda p: p.call("os", "system", TOUCH)).stop(), creates=True)
+    add("global_posix_system.pt", "posix.system('touch ...') via GLOBAL+REDUCE",
+        refuse("posix.system"),
+        state_dict_pickle(lambda p: p.call("posix", "system", TOUCH)).stop(), creates=True)
+    add("global_nt_system.pt", "nt.system (Windows os.system) via GLOBAL+REDUCE",
+        refuse("nt.system"), state_dict_pickle(lambda p: p.call("nt", "system", TOUCH)).stop())
+
+    def popen(p):
+        p.glob("subprocess", "Popen").raw(b"]").mark().str("touch").str(CANARY).raw(b"e")
+        p.raw(b"\x85").reduce()  # TUPLE1, REDUCE
+    add("global_subprocess_popen.pt", "subprocess.Popen(['touch', ...])",
+        refuse("subprocess.Popen"), state_dict_pickle(popen).stop(), creates=True)
+    code = f"__import__('os').system('{TOUCH}')"
+    add("global_builtins_eval.pt", "builtins.eval(code)", refuse("builtins.eval"),
+        state_dict_pickle(lambda p: p.call("builtins", "eval", code)).stop(), creates=True)
+    add("global_builtins_exec.pt", "builtins.exec(code)", refuse("builtins.exec"),
+        state_dict_pickle(lambda p: p.call("builtins", "exec", code)).stop(), creates=True)
+
+    def getattr_(p):
+        p.glob("builtins", "getattr").mark().glob("collections", "OrderedDict")
+        p.str("__init_subclass__").tuple().reduce()
+    add("global_builtins_getattr.pt", "builtins.getattr(collections.OrderedDict, ...)",
+        refuse("builtins.getattr"), state_dict_pickle(getattr_).stop())
+    add("global_builtins_open.pt", "builtins.open(canary, 'w') creates the canary file",
+        refuse("builtins.open"),
+        state_dict_pickle(lambda p: p.call("builtins", "open", CANARY, "w")).stop(), creates=True)
+
+    def nested_import(p):
+        p.glob("torch._utils", "_rebuild_tensor_v2").mark()
+        p.call("builtins", "__import__", "os")  # in place of the storage
+        p.int(0).ints((2,)).ints((1,)).raw(b"\x89").ordered_dict().tuple().reduce()
+    add("reduce_nested_import.pt", "allowed _rebuild_tensor_v2 called with a nested "
+        "builtins.__import__('os') as its storage argument", refuse("builtins.__import__"),
+        state_dict_pickle(nested_import).stop())
+
+    inner = state_dict_pickle(lambda p: p.call("posix", "system", TOUCH)).stop()
+
+    def load_from_bytes(p):
+        p.glob("torch.storage", "_load_from_bytes").mark()
+        p.raw(b"B" + struct.pack("<I", len(inner)) + inner)  # BINBYTES
+        p.tuple().reduce()
+    add("global_torch_load_from_bytes.pt", "torch.storage._load_from_bytes: a real torch "
+        "global that unpickles nested bytes with the full unpickler (nested posix.system)",
+        refuse("torch.storage._load_from_bytes"), state_dict_pickle(load_from_bytes).stop(),
+        creates=True)
+    add("global_torch_nn_module.pt", "torch.nn.modules.module.Module() inside an OrderedDict "
+        "(OrderedDict itself is fine)", refuse("torch.nn.modules.module.Module"),
+        state_dict_pickle(lambda p: p.call("torch.nn.modules.module", "Module")).stop())
+    add("global_main_evil.pt", "__main__.Evil() inside an OrderedDict", refuse("__main__.Evil"),
+        state_dict_pickle(lambda p: p.call("__main__", "Evil")).stop())
+
+    # Object-building opcodes (refused whatever the class; OrderedDict is otherwise allowed).
+    add("opcode_inst.pt", "INST collections.OrderedDict (class named inline, no GLOBAL)",
+        "INST", state_dict_pickle(lambda p: p.mark().raw(b"icollections\nOrderedDict\n")).stop())
+    add("opcode_obj.pt", "OBJ with class collections.OrderedDict", "OBJ",
+        state_dict_pickle(lambda p: p.mark().glob("collections", "OrderedDict").raw(b"o")).stop())
+    add("opcode_newobj.pt", "NEWOBJ with class collections.OrderedDict", "NEWOBJ",
+        state_dict_pickle(lambda p: p.glob("collections", "OrderedDict").raw(b")\x81")).stop())
+
+    def build_on_class(p):
+        p.glob("collections", "OrderedDict").raw(b"}").str("__module__").str("pwned")
+        p.raw(b"s").raw(b"b")  # SETITEM, BUILD on the class object itself
+    add("opcode_build_on_class.pt", "BUILD applied to the class collections.OrderedDict itself "
+        "(would set class attributes); torch's own BUILD targets an OrderedDict instance",
+        "BUILD", state_dict_pickle(build_on_class).stop())
+
+    # Resource exhaustion: nesting depth 100000.
+    depth = 100_000
+    p = PickleWriter().raw(b"]" * depth).raw(b"a" * (depth - 1))
+    add("deep_nested_lists.pt", f"{depth} nested lists (EMPTY_LIST x N, APPEND x N-1)",
+        "too deep", p.stop())
+    marks = 20_000  # smaller: 2 bytes per level, and any depth cap far below it refuses it
+    p = PickleWriter().raw(b"(" * marks).raw(b"t" * marks)
+    add("deep_nested_marks.pt", f"{marks} MARKs closed by {marks} TUPLEs (nested tuples, "
+        "deep MARK stack)", "too deep", p.stop())
+
+    # Tensor / storage consistency.
+    add("tensor_size_exceeds_storage.pt", "size (3, 3) stride (3, 1) over a storage of 4 floats",
+        "exceeds storage",
+        state_dict_pickle(lambda p: p.tensor("0", 4, 0, (3, 3), (3, 1))).stop())
+    add("tensor_offset_exceeds_storage.pt", "offset 3 + size (2,) over a storage of 4 floats",
+        "exceeds storage", state_dict_pickle(lambda p: p.tensor("0", 4, 3, (2,), (1,))).stop())
+    add("storage_member_missing.pt", "persistent id names storage '7'; no data/7 in the zip",
+        "data/7", state_dict_pickle(lambda p: p.tensor("7", 4, 0, (4,), (1,))).stop())
+    add("storage_bytes_short.pt", "persistent id declares 8 floats for data/1; it holds 16 bytes",
+        "data/1", state_dict_pickle(lambda p: p.tensor("1", 8, 0, (8,), (1,))).stop(),
+        storages={**GOOD_STORAGE, "1": bytes(16)})
+    add("storage_dtype_unsupported.pt", "storage type torch.ComplexFloatStorage",
+        "ComplexFloatStorage",
+        state_dict_pickle(lambda p: p.tensor("1", 2, 0, (2,), (1,), "ComplexFloatStorage")).stop(),
+        storages={**GOOD_STORAGE, "1": bytes(16)})
+    add("persistent_id_bad_tag.pt", "persistent id tuple tagged 'module' instead of 'storage'",
+        "persistent id",
+        state_dict_pickle(lambda p: p.tensor("0", 4, 0, (4,), (1,), tag="module")).stop())
+
+    # Malformed pickle streams.
+    good = state_dict_pickle().stop()
+    add("pickle_truncated.pt", "data.pkl cut in the middle (no STOP)", "truncated",
+        good[: len(good) // 2], well_formed=False)
+    add("pickle_memo_missing.pt", "BINGET of a memo slot never written", "memo",
+        PickleWriter().raw(b"h\x09").stop(), well_formed=False)
+    add("pickle_stack_underflow.pt", "REDUCE on an empty stack", "stack",
+        PickleWriter().raw(b"R").stop(), well_formed=False)
+    add("zip_without_data_pkl.pt", "torch zip layout with storages but no data.pkl", "data.pkl",
+        None, include_pickle=False)
+
+    # Container-level damage.
+    add("zip_corrupt_central_directory.pt", "valid checkpoint whose zip central directory "
+        "bytes were overwritten", "central directory", good, corrupt_cd=True)
+    add("random_bytes.pt", "4096 random bytes with a .pt extension", "unrecognized", None,
+        random=True)
+    add("legacy_posix_system.pt", "legacy (non-zip) checkpoint whose object pickle calls "
+        "posix.system('touch ...')", refuse("posix.system"),
+        state_dict_pickle(lambda p: p.call("posix", "system", TOUCH), legacy=True).stop(),
+        creates=True, legacy=True)
+    return cases
+
+
+def corrupt_central_directory(path: Path, gen: np.random.Generator) -> None:
+    data = bytearray(path.read_bytes())
+    eocd = data.rfind(b"PK\x05\x06")
+    assert eocd >= 0
+    cd_size, cd_offset = struct.unpack("<II", data[eocd + 12:eocd + 20])
+    assert cd_offset != 0xFFFFFFFF, "zip64 central directory: adjust the corruption"
+    data[cd_offset:cd_offset + cd_size] = gen.bytes(cd_size)
+    path.write_bytes(bytes(data))
+
+
+class DryRunUnpickler(pickle.Unpickler):
+    """Unpickles WITHOUT resolving any global: every global becomes a recorder, so we can see
+    which calls a real unpickler would make (proves the payload is live, runs nothing)."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(io.BytesIO(data))
+        self.calls: list[tuple[str, tuple]] = []
+
+    def find_class(self, module, name):
+        calls = self.calls
+
+        class Recorder(dict):
+            def __init__(self, *args, **kwargs):
+                calls.append((f"{module}.{name}", args))
+
+            def __setstate__(self, state):
+                pass
+        return Recorder
+
+    def persistent_load(self, pid):
+        return ("persistent", pid)
+
+
+def gen_hostile() -> None:
+    root = fresh_dir(FIXTURES / "hostile" / "pickle")
+    gen = np.random.default_rng(seed_for("hostile"))
+    canary_before = os.path.exists(CANARY)
+    index = []
+    for c in hostile_cases():
+        path = root / c["file"]
+        storages = c.get("storages")
+        if c.get("random"):
+            data = gen.bytes(4096)
+            data = b"\x13" + data[1:]  # neither a pickle (0x80) nor a zip (PK)
+            path.write_bytes(data)
+        elif c.get("legacy"):
+            write_legacy(path, c["pickle"], GOOD_STORAGE)
+        else:
+            write_torch_zip(path, c["pickle"], storages, c.get("include_pickle", True))
+            if c.get("corrupt_cd"):
+                corrupt_central_directory(path, gen)
+        # Self-checks: well-formed pickles parse (pickletools runs nothing); malformed do not.
+        if c["pickle"] is not None:
+            try:
+                pickletools.dis(c["pickle"], out=io.StringIO(), indentlevel=0)
+                parsed = True
+            except Exception:
+                parsed = False
+            assert parsed == c["well_formed"], f"{c['file']}: pickletools parsed={parsed}"
+        if c["creates"]:
+            runner = DryRunUnpickler(c["pickle"])
+            runner.load()
+            targets = [args for g, args in runner.calls
+                       if g in ("os.system", "posix.system", "builtins.eval", "builtins.exec",
+                                "builtins.open", "subprocess.Popen",
+                                "torch.storage._load_from_bytes")]
+            assert targets and any(CANARY in repr(a) or
+                                   (isinstance(a[0], bytes) and CANARY.encode() in a[0])
+                                   for a in targets), f"{c['file']}: payload not live"
+        try:
+            torch.load(path, weights_only=True)
+            torch_refuses = False
+        except Exception:
+            torch_refuses = True
+        entry = {"file": c["file"], "what": c["what"], "expect": c["expect"],
+                 "torch_weights_only_refuses": torch_refuses}
+        if c["creates"]:
+            entry["creates_if_executed"] = CANARY
+        index.append(entry)
+    assert os.path.exists(CANARY) == canary_before, "a hostile pickle was executed!"
+    write_json(root / "index.json", index)
+    # Controls: the same scaffolding with only the good tensor; readers must accept these, which
+    # shows each hostile file is refused for its hostile part.
+    control = fresh_dir(root / "control")
+    write_torch_zip(control / "valid.pt", state_dict_pickle().stop())
+    write_legacy(control / "valid_legacy.pt", state_dict_pickle(legacy=True).stop(), GOOD_STORAGE)
+    expected = torch.arange(4, dtype=torch.float32).reshape(2, 2)
+    for name in ("valid.pt", "valid_legacy.pt"):
+        loaded = torch.load(control / name, weights_only=True)
+        assert list(loaded) == ["good"] and torch.equal(loaded["good"], expected), name
 
 
 # ----------------------------------------------------------------------------------------------
@@ -843,7 +1244,8 @@ def verify_float_case(directory: Path) -> None:
 # ----------------------------------------------------------------------------------------------
 # Index and main
 
-GROUPS = {"float": gen_float, "quant": gen_quant, "checkpoints": gen_checkpoints}
+GROUPS = {"float": gen_float, "quant": gen_quant, "checkpoints": gen_checkpoints,
+          "hostile": gen_hostile}
 
 
 def write_index() -> None:
@@ -860,8 +1262,12 @@ def write_index() -> None:
     write_json(FIXTURES / "index.json", index)
 
 
-def total_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+def disk_usage(path: Path) -> tuple[int, int]:
+    """(apparent bytes, allocated bytes as du counts them) of everything under `path`."""
+    entries = [path, *path.rglob("*")]
+    apparent = sum(p.stat().st_size for p in entries if p.is_file())
+    allocated = sum(p.stat().st_blocks * 512 for p in entries)
+    return apparent, allocated
 
 
 def main(argv: list[str]) -> None:
@@ -875,9 +1281,9 @@ def main(argv: list[str]) -> None:
         GROUPS[group]()
         print(f"{group}: done")
     write_index()
-    size = total_size(FIXTURES)
-    print(f"fixtures/: {size} bytes")
-    assert size < SIZE_LIMIT, f"fixtures/ is {size} bytes, over the {SIZE_LIMIT} limit"
+    apparent, allocated = disk_usage(FIXTURES)
+    print(f"fixtures/: {apparent} bytes of data, {allocated} bytes on disk (du)")
+    assert allocated < SIZE_LIMIT, f"fixtures/ takes {allocated} bytes, over {SIZE_LIMIT}"
 
 
 if __name__ == "__main__":
