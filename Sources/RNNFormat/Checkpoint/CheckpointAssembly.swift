@@ -1,16 +1,3 @@
-/// What importing a PyTorch checkpoint or safetensors file produced: the RNN modules, and the
-/// tensors that belong to none of them.
-public struct ImportedModel: Sendable, Hashable {
-    public var model: ModelFile
-    /// Dotted names of tensors in no RNN module (embeddings, heads, optimizer state), in file order.
-    public var leftovers: [String]
-
-    public init(model: ModelFile, leftovers: [String]) {
-        self.model = model
-        self.leftovers = leftovers
-    }
-}
-
 /// Turns the tensor dicts of a checkpoint into modules and leftovers with one naming rule.
 ///
 /// A module's path is its dotted prefix inside the state_dict that holds it. When modules are
@@ -31,7 +18,7 @@ enum CheckpointAssembly {
     /// - Throws: `RNNFormatError(.moduleNotFound)` listing the tensors seen when no module is found;
     ///   module errors from `ModuleInference`.
     static func assemble(_ namespaces: [Namespace], looseTensors: [String] = [], options: InferenceOptions, file: String,
-                         metadata: FileMetadata) throws -> ImportedModel {
+                         metadata: FileMetadata) throws -> ModelFile {
         var assemblies: [ModuleInference.Assembly] = []
         for namespace in namespaces {
             assemblies.append(try ModuleInference.assemble(namespace.candidates, options: options, file: file, naming: .stateDict))
@@ -62,7 +49,7 @@ enum CheckpointAssembly {
         for module in modules where !paths.insert(module.path).inserted {
             throw RNNFormatError(.malformed, file: file, object: module.path, "two state_dicts yield a module at the same path")
         }
-        return ImportedModel(model: ModelFile(metadata: metadata, modules: modules.sorted { $0.path < $1.path }), leftovers: leftovers)
+        return ModelFile(metadata: metadata, modules: modules.sorted { $0.path < $1.path }, leftovers: leftovers.sorted())
     }
 
     /// Packed quantized keys were unpacked into parameters of a module: they are not leftovers.

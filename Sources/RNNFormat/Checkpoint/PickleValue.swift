@@ -14,6 +14,23 @@ enum PickleGlobal: Sendable, Hashable {
     /// A `torch.<dtype>` singleton (`torch.qint8`, ...), as quantized modules record it.
     case dtype(String)
 
+    /// `module.name` as the pickle named it.
+    var dottedName: String {
+        switch self {
+        case .orderedDict: "collections.OrderedDict"
+        case .rebuildTensorV2: "torch._utils._rebuild_tensor_v2"
+        case .rebuildTensor: "torch._utils._rebuild_tensor"
+        case .rebuildParameter: "torch._utils._rebuild_parameter"
+        case .rebuildQTensor: "torch._utils._rebuild_qtensor"
+        case .storageType(let t): "torch." + t.rawValue
+        case .qscheme(let q): "torch." + q.rawValue
+        case .scriptObject: "torch.ScriptObject"
+        case .device: "torch.device"
+        case .codecsEncode: "_codecs.encode"
+        case .dtype(let name): "torch." + name
+        }
+    }
+
     /// The allow-list. Returns nil for anything not on it.
     static func resolve(module: String, name: String) -> PickleGlobal? {
         switch (module, name) {
@@ -36,7 +53,7 @@ enum PickleGlobal: Sendable, Hashable {
 
 private let torchDTypeNames: Set<String> = [
     "float32", "float", "float64", "double", "float16", "half", "bfloat16", "int64", "long", "int32", "int",
-    "int16", "short", "int8", "uint8", "bool", "qint8", "quint8", "qint32", "complex64", "complex128",
+    "int16", "short", "int8", "uint8", "bool", "qint8", "quint8", "qint32",
 ]
 
 /// `torch.qscheme` values a quantized tensor may carry.
@@ -67,6 +84,12 @@ enum PickleValue: Sendable, Hashable {
     case global(PickleGlobal)
     case storage(TorchStorageRef)
     case tensor(TorchTensorRef)
+
+    /// The dotted name of an allow-listed global, for messages.
+    var globalName: String? {
+        guard case .global(let g) = self else { return nil }
+        return g.dottedName
+    }
 
     /// A short name of the value's kind for messages.
     var kindName: String {

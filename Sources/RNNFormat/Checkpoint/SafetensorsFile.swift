@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Reads and writes safetensors files (https://github.com/huggingface/safetensors).
 ///
 /// Reading enforces the format's rules before any tensor data is touched: an 8-byte
@@ -54,12 +62,15 @@ public enum SafetensorsFile {
         var dataOffset: Int
     }
 
-    /// True when `prefix` starts like a safetensors file of `fileSize` bytes: a header length
-    /// that fits the file, followed by `{`.
+    /// True when `prefix` starts like a safetensors file: an 8-byte header length, then `{`
+    /// and the start of a JSON member. Whether the length fits the file is for `read` to
+    /// report, with a precise message.
     public static func hasSignature(_ prefix: [UInt8], fileSize: Int) -> Bool {
-        guard prefix.count >= 9 else { return false }
+        guard prefix.count >= 10 else { return false }
         let n = prefix.littleEndianUInt64(at: 0)
-        return n >= 2 && n <= UInt64(maxHeaderBytes) && n <= UInt64(max(0, fileSize - 8)) && prefix[8] == UInt8(ascii: "{")
+        let next = prefix[9]
+        return n >= 2 && prefix[8] == UInt8(ascii: "{")
+            && (next == UInt8(ascii: "\"") || next == UInt8(ascii: "}") || next == 0x20 || next == 0x0A || next == 0x0D || next == 0x09)
     }
 
     /// Parses and validates the header of `file`.
@@ -158,7 +169,7 @@ public enum SafetensorsFile {
     /// - Throws: `RNNFormatError`: `.malformed` for a header that breaks the rules,
     ///   `.moduleNotFound` when no RNN is found, module errors naming the tensor.
     public static func read(path: String, options: InferenceOptions = InferenceOptions(),
-                            limits: CheckpointLimits = CheckpointLimits()) throws -> ImportedModel {
+                            limits: CheckpointLimits = CheckpointLimits()) throws -> ModelFile {
         let file = try RandomAccessFile(path: path)
         let header = try readHeader(file)
         let byName = Dictionary(header.entries.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
@@ -188,9 +199,9 @@ public enum SafetensorsFile {
         let keys = header.entries.filter { !sidecars.contains($0.name) }.map { (key: $0.name, description: "\($0.shape) \($0.dtype.rawValue)") }
         let namespace = CheckpointAssembly.Namespace(outerPath: [], candidates: candidates, keys: keys)
         let declared = try SafetensorsMetadata(header.metadata ?? [:], file: path)
-        var imported = try CheckpointAssembly.assemble([namespace], options: options, file: path, metadata: declared.fileMetadata)
-        try declared.apply(to: &imported.model.modules, file: path)
-        return imported
+        var model = try CheckpointAssembly.assemble([namespace], options: options, file: path, metadata: declared.fileMetadata)
+        try declared.apply(to: &model.modules, file: path)
+        return model
     }
 
     /// An int8 weight with its `.scale` (F32) and `.zero_point` (I32) tensors.
@@ -251,7 +262,15 @@ public enum SafetensorsFile {
                 case .float(let tensor, let stored):
                     switch stored {
                     case .float16:
-                        outputs.append(Output(name: name, dtype: .F16, shape: tensor.shape, bytes: littleEndianBytes(tensor.scalars.map(ScalarDecoding.floatToHalf))))
+                        var bits: [UInt16] = []
+                        bits.reserveCapacity(tensor.count)
+                        for (i, v) in tensor.scalars.enumerated() {
+                            guard let b = HalfPrecision.float16Bits(from: v) else {
+                                throw RNNFormatError(.unsupported, file: path, object: name, "value \(v) at flat index \(i) exceeds the float16 range it is stored in")
+                            }
+                            bits.append(b)
+                        }
+                        outputs.append(Output(name: name, dtype: .F16, shape: tensor.shape, bytes: littleEndianBytes(bits)))
                     case .bfloat16:
                         outputs.append(Output(name: name, dtype: .BF16, shape: tensor.shape, bytes: littleEndianBytes(tensor.scalars.map(ScalarDecoding.floatToBFloat16))))
                     case .float32, .float64, .int8:
@@ -288,11 +307,9 @@ public enum SafetensorsFile {
             throw RNNFormatError(.unsupported, file: path, "header of \(header.count) bytes would exceed the safetensors limit of \(maxHeaderBytes)")
         }
 
-        let writer = try AtomicFileWriter(path: path, overwrite: overwrite)
-        try writer.write(littleEndianBytes([UInt64(header.count)]))
-        try writer.write(header)
-        for output in outputs { try writer.write(output.bytes) }
-        try writer.commit()
+        try AtomicFile.write(to: path, overwrite: overwrite) { temporary in
+            try writeFile(temporary, reportedAs: path, [littleEndianBytes([UInt64(header.count)]), header] + outputs.map(\.bytes))
+        }
     }
 }
 
@@ -305,4 +322,23 @@ func littleEndianBytes<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
         withUnsafeBytes(of: &x) { out.append(contentsOf: $0) }
     }
     return out
+}
+
+/// Creates `path` and writes `chunks` to it (the caller syncs and moves it into place).
+/// - Throws: `RNNFormatError(.io)` naming `reportedAs`.
+private func writeFile(_ path: String, reportedAs target: String, _ chunks: [[UInt8]]) throws {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw RNNFormatError(.io, file: target, "cannot create \(path): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    for chunk in chunks {
+        var done = 0
+        while done < chunk.count {
+            let n = chunk.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw RNNFormatError(.io, file: target, "write failed: \(String(cString: strerror(errno)))")
+            }
+            done += n
+        }
+    }
 }

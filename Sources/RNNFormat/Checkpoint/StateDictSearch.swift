@@ -43,7 +43,7 @@ struct StateDictSearch {
             }
             guard depth <= limits.maxNesting else {
                 throw RNNFormatError(.refused, file: file, object: path(node).prefix(8).joined(separator: ".") + "...",
-                                     "checkpoint nests containers deeper than \(limits.maxNesting) levels")
+                                     "checkpoint nesting too deep: containers nested more than \(limits.maxNesting) levels")
             }
             var children: [(PickleValue, String)] = []
             switch value {

@@ -18,17 +18,26 @@ public enum TorchCheckpoint {
     ///   - path: the `.pt`/`.pth` file.
     ///   - options: what the file cannot tell (batch_first, RNN nonlinearity).
     ///   - limits: bounds on archive, pickle and tensor sizes.
-    /// - Returns: the modules (paths as the state_dict names them) and the leftover tensors.
+    /// - Returns: the modules (paths as the state_dict names them) and, in `leftovers`, the
+    ///   tensors that belong to none.
     /// - Throws: `RNNFormatError`: `.refusedPickle` for anything outside the pickle allow-list,
     ///   `.unsupportedVersion` for the legacy format, `.moduleNotFound` when no RNN is found,
     ///   `.malformed`/`.truncated`/`.checksumMismatch`/`.refused` for damaged or hostile files.
     public static func read(path: String, options: InferenceOptions = InferenceOptions(),
-                            limits: CheckpointLimits = CheckpointLimits()) throws -> ImportedModel {
+                            limits: CheckpointLimits = CheckpointLimits()) throws -> ModelFile {
         let file = try RandomAccessFile(path: path)
         let prefix = try file.readPrefix(at: 0, maxCount: 512)
         if let legacy = legacyKind(prefix) {
+            if legacy == .pickleStream {
+                // Not imported, but scanned: a hostile legacy file is named for what it is.
+                do {
+                    try Unpickler.scan(try file.readPrefix(at: 0, maxCount: limits.pickle.maxPickleBytes), count: 4, file: path, limits: limits.pickle)
+                } catch let error as RNNFormatError where error.code == .refusedPickle {
+                    throw error
+                } catch {}
+            }
             throw RNNFormatError(.unsupportedVersion, file: path,
-                                 "legacy (non-zip) torch.save format is unsupported (\(legacy)); re-save with a current torch.save")
+                                 "legacy (non-zip) torch.save format is unsupported (\(legacy.rawValue)); re-save with a current torch.save")
         }
         guard ZipArchive.hasSignature(prefix) else {
             throw RNNFormatError(.notRecognized, file: path, "not a PyTorch checkpoint: no zip signature")
@@ -74,11 +83,16 @@ public enum TorchCheckpoint {
         }
     }
 
+    enum LegacyKind: String {
+        case pickleStream = "a bare pickle stream"
+        case tar = "a tar archive"
+    }
+
     /// What kind of legacy checkpoint `prefix` starts, if any: the pre-1.6 pickle stream
     /// (protocol header then the magic number) or the older tar layout.
-    static func legacyKind(_ prefix: [UInt8]) -> String? {
-        if prefix.count >= 2, prefix[0] == 0x80, (1...5).contains(prefix[1]) { return "a bare pickle stream" }
-        if prefix.count >= 262, Array(prefix[257..<262]) == Array("ustar".utf8) { return "a tar archive" }
+    static func legacyKind(_ prefix: [UInt8]) -> LegacyKind? {
+        if prefix.count >= 2, prefix[0] == 0x80, (1...5).contains(prefix[1]) { return .pickleStream }
+        if prefix.count >= 262, Array(prefix[257..<262]) == Array("ustar".utf8) { return .tar }
         return nil
     }
 }

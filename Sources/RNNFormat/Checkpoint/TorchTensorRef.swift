@@ -1,5 +1,6 @@
 /// The element types of PyTorch's typed storages, named as `torch.save` pickles them
-/// (`torch FloatStorage`, `torch QInt8Storage`, ...).
+/// (`torch FloatStorage`, `torch QInt8Storage`, ...). Storage types not listed here (complex,
+/// float8, ...) are refused as pickle globals.
 enum TorchDType: String, Sendable, Hashable, CaseIterable {
     case float32 = "FloatStorage"
     case float64 = "DoubleStorage"
@@ -11,8 +12,6 @@ enum TorchDType: String, Sendable, Hashable, CaseIterable {
     case int8 = "CharStorage"
     case uint8 = "ByteStorage"
     case bool = "BoolStorage"
-    case complex64 = "ComplexFloatStorage"
-    case complex128 = "ComplexDoubleStorage"
     case qint8 = "QInt8Storage"
     case quint8 = "QUInt8Storage"
     case qint32 = "QInt32Storage"
@@ -22,8 +21,7 @@ enum TorchDType: String, Sendable, Hashable, CaseIterable {
         case .int8, .uint8, .bool, .qint8, .quint8: 1
         case .float16, .bfloat16, .int16: 2
         case .float32, .int32, .qint32: 4
-        case .float64, .int64, .complex64: 8
-        case .complex128: 16
+        case .float64, .int64: 8
         }
     }
 
@@ -42,8 +40,6 @@ enum TorchDType: String, Sendable, Hashable, CaseIterable {
         case .int8: "torch.int8"
         case .uint8: "torch.uint8"
         case .bool: "torch.bool"
-        case .complex64: "torch.complex64"
-        case .complex128: "torch.complex128"
         case .qint8: "torch.qint8"
         case .quint8: "torch.quint8"
         case .qint32: "torch.qint32"
@@ -124,7 +120,7 @@ struct TorchTensorRef: Sendable, Hashable {
             last = next
         }
         guard last < storage.count else {
-            return "view (offset \(offset), size \(shape), stride \(strides)) reaches element \(last) of a storage holding \(storage.count)"
+            return "view (offset \(offset), size \(shape), stride \(strides)) exceeds storage \(storage.key): it reaches element \(last) of \(storage.count)"
         }
         return nil
     }

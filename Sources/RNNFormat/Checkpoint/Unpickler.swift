@@ -42,8 +42,11 @@ struct Unpickler {
     let file: String
     let member: String
     let limits: PickleLimits
+    /// Accept any persistent id as an opaque value (scanning legacy checkpoints, whose
+    /// storages are not read).
+    var opaquePersistentIDs = false
 
-    private var position = 0
+    private(set) var position = 0
     private var stack: [PickleValue] = []
     private var marks: [Int] = []
     private var memo: [Int: PickleValue] = [:]
@@ -51,8 +54,9 @@ struct Unpickler {
     private var storages: [String: TorchStorageRef] = [:]
     private var opcodeStart = 0
 
-    init(bytes: [UInt8], file: String, member: String, limits: PickleLimits = PickleLimits()) {
+    init(bytes: [UInt8], start: Int = 0, file: String, member: String, limits: PickleLimits = PickleLimits()) {
         self.bytes = bytes
+        self.position = start
         self.file = file
         self.member = member
         self.limits = limits
@@ -69,6 +73,18 @@ struct Unpickler {
         }
         var machine = Unpickler(bytes: bytes, file: file, member: member, limits: limits)
         return try machine.run()
+    }
+
+    /// Runs the first `count` pickles stored back to back in `bytes` (a legacy checkpoint's
+    /// magic number, version, system info and object), refusing globals exactly as `load` does.
+    static func scan(_ bytes: [UInt8], count: Int, file: String, limits: PickleLimits = PickleLimits()) throws {
+        var start = 0
+        for n in 0..<count {
+            var machine = Unpickler(bytes: bytes, start: start, file: file, member: "pickle \(n + 1)", limits: limits)
+            machine.opaquePersistentIDs = true
+            _ = try machine.run()
+            start = machine.position
+        }
     }
 
     // MARK: errors
@@ -92,7 +108,7 @@ struct Unpickler {
     private mutating func take(_ n: Int) throws -> ArraySlice<UInt8> {
         guard n >= 0, n <= bytes.count - position else {
             throw RNNFormatError(.truncated, file: file, object: member,
-                                 "pickle ends inside an opcode argument at byte \(position) (needs \(n) more bytes, \(bytes.count - position) left)")
+                                 "truncated pickle: it ends at byte \(bytes.count) inside an opcode or before STOP (\(n) more bytes needed at byte \(position))")
         }
         defer { position += n }
         return bytes[position..<(position + n)]
@@ -281,7 +297,7 @@ struct Unpickler {
             // Stack manipulation.
             case 0x28:                                                      // MARK
                 guard marks.count < limits.maxMarks else {
-                    throw RNNFormatError(.refused, file: file, object: member, "pickle nests more than \(limits.maxMarks) MARKs")
+                    throw RNNFormatError(.refused, file: file, object: member, "pickle nesting too deep: more than \(limits.maxMarks) open MARKs")
                 }
                 marks.append(stack.count)
             case 0x30:                                                      // POP
@@ -468,21 +484,19 @@ struct Unpickler {
             }
             return .bytes(out)
         case .storageType, .qscheme, .scriptObject, .dtype:
-            throw malformed("REDUCE on \(g), which is not callable here")
+            throw malformed("REDUCE on \(g.dottedName), which is not callable here")
         }
     }
 
+    /// NEWOBJ builds nothing but the empty `torch.ScriptObject` that quantized modules pickle.
     private mutating func newObject(_ cls: PickleValue, _ args: PickleValue) throws -> PickleValue {
-        guard case .tuple(let id) = args, graph.tuples[id].isEmpty else { throw malformed("NEWOBJ with arguments") }
-        switch cls {
-        case .global(.scriptObject):
-            graph.scriptObjects.append(nil)
-            return .scriptObject(graph.scriptObjects.count - 1)
-        case .global(.orderedDict):
-            return newDict(ordered: true)
-        default:
-            throw malformed("NEWOBJ on a \(cls.kindName), expected torch.ScriptObject or OrderedDict")
+        guard case .global(.scriptObject) = cls else {
+            throw RNNFormatError(.refusedPickle, file: file,
+                                 "refusing NEWOBJ of \(cls.globalName ?? "a " + cls.kindName) (\(member) byte \(opcodeStart)); only torch.ScriptObject is constructed that way")
         }
+        guard case .tuple(let id) = args, graph.tuples[id].isEmpty else { throw malformed("NEWOBJ of torch.ScriptObject with arguments") }
+        graph.scriptObjects.append(nil)
+        return .scriptObject(graph.scriptObjects.count - 1)
     }
 
     private mutating func build(_ target: PickleValue, _ state: PickleValue) throws {
@@ -493,6 +507,9 @@ struct Unpickler {
         case .dict:
             // An OrderedDict's instance attributes (a state_dict's `_metadata`): not needed.
             break
+        case .global:
+            throw RNNFormatError(.refusedPickle, file: file,
+                                 "refusing BUILD on the class \(target.globalName ?? "") itself (\(member) byte \(opcodeStart)); BUILD may only set the state of an object")
         default:
             throw malformed("BUILD on a \(target.kindName)")
         }
@@ -500,6 +517,13 @@ struct Unpickler {
 
     /// `torch.save`'s persistent ids: ('storage', <Type>Storage, key, location, numel).
     private mutating func persistentLoad(_ pid: PickleValue) throws -> PickleValue {
+        if opaquePersistentIDs {
+            // Legacy ids ('storage', <Type>Storage, key, location, numel, view): a storage of
+            // unbounded size stands in, so that tensors still rebuild and scanning continues.
+            var dtype = TorchDType.float32
+            if case .tuple(let id) = pid, graph.tuples[id].count > 1, case .global(.storageType(let t)) = graph.tuples[id][1] { dtype = t }
+            return .storage(TorchStorageRef(key: "legacy", dtype: dtype, count: Int.max))
+        }
         guard case .tuple(let id) = pid, case let t = graph.tuples[id], t.count == 5, case .string("storage") = t[0],
               case .global(.storageType(let dtype)) = t[1], case .string(let key) = t[2], case .string = t[3],
               case .int(let count) = t[4]

@@ -70,6 +70,9 @@ struct ZipArchive {
             }
         }
         guard let e = eocd else {
+            if Self.hasSignature(try file.readPrefix(at: 0, maxCount: 4)) {
+                throw RNNFormatError(.truncated, file: path, "zip archive without its central directory end record: truncated or damaged")
+            }
             throw RNNFormatError(.notRecognized, file: path, "not a zip archive: no end-of-central-directory record")
         }
         let eocdOffset = tailStart + e
