@@ -37,7 +37,7 @@ public enum TorchCheckpoint {
                 } catch {}
             }
             throw RNNFormatError(.unsupportedVersion, file: path,
-                                 "legacy (non-zip) torch.save format is unsupported (\(legacy.rawValue)); re-save with a current torch.save")
+                                 "legacy (non-zip) torch.save format is unsupported; re-save with a current torch.save (this file is \(legacy.rawValue))")
         }
         guard ZipArchive.hasSignature(prefix) else {
             throw RNNFormatError(.notRecognized, file: path, "not a PyTorch checkpoint: no zip signature")
