@@ -95,7 +95,7 @@ struct CheckpointFixtureTests {
         }
     }
 
-    @Test("qmodel.pt: int8 weights with PyTorch's scales and zero points, float biases, config as PyTorch's",
+    @Test("qmodel.pt: PyTorch's exact int8 weights, scales and zero points, float biases, config as PyTorch's",
           arguments: quantCases)
     func quantizedCheckpoints(_ fixture: Fixtures.Case) throws {
         let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixture.directory + "/case.json"))) as? [String: Any])
@@ -122,6 +122,9 @@ struct CheckpointFixtureTests {
                 let scale = Float(try #require(expected["scale"] as? Double))
                 #expect(q.scales == [scale], "\(spec.name): scale")
                 #expect(q.zeroPoints == [Int32(try #require(expected["zero_point"] as? Int))], "\(spec.name): zero point")
+                let npy = try NpyArray.read(path: fixture.directory + "/" + (try #require(expected["file"] as? String)))
+                #expect(npy.shape == q.shape, "\(spec.name): shape")
+                #expect(npy.values == .int8(q.values), "\(spec.name): int8 values differ from PyTorch's")
                 // PyTorch rounds each weight to the nearest step: within half a scale (plus float rounding).
                 let worst = zip(q.dequantized().scalars, original.scalars).map { abs($0 - $1) }.max() ?? 0
                 #expect(worst <= scale * 0.5001, "\(spec.name): dequantized weights off by \(worst), scale \(scale)")
