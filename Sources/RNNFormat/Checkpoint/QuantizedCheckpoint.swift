@@ -52,9 +52,9 @@ struct QuantizedCheckpoint {
 
     /// Unpacks every packed entry of one state_dict.
     /// - Parameter entries: the state_dict's script-object entries by key.
-    /// - Returns: parameters by full dotted name, and the keys consumed.
+    /// - Returns: parameters by full dotted name.
     /// - Throws: `RNNFormatError` naming the key when a packed object is not what PyTorch writes.
-    func unpack(_ entries: [(key: String, value: PickleValue)]) throws -> (parameters: [String: Parameter], consumed: Set<String>) {
+    func unpack(_ entries: [(key: String, value: PickleValue)]) throws -> [String: Parameter] {
         var layers: [String: [Int: (key: String, object: Int)]] = [:]
         var cells: [String: [String: (key: String, object: Int)]] = [:]
         for (key, value) in entries {
@@ -66,8 +66,7 @@ struct QuantizedCheckpoint {
             }
         }
         var parameters: [String: Parameter] = [:]
-        var consumed = Set<String>()
-        func name(_ prefix: String, _ parameter: String) -> String { prefix.isEmpty ? parameter : prefix + "." + parameter }
+        let name = ObjectNaming.stateDict.name
 
         for (prefix, packed) in layers {
             let count = packed.count
@@ -78,7 +77,6 @@ struct QuantizedCheckpoint {
                                          "packed quantized weights are numbered 0..<\(count) but entry \(n) is missing")
                 }
                 params.append(try cellParams(object: id, key: key))
-                consumed.insert(key)
             }
             let directions = try Self.directions(params.map { ($0.weightIH.shape, $0.weightHH.shape) }, file: archive.path,
                                                  object: name(prefix, "_all_weight_values"))
@@ -95,10 +93,9 @@ struct QuantizedCheckpoint {
                 let (weight, bias) = try linearPacked(object: entry.object, key: entry.key)
                 parameters[name(prefix, "weight_" + role)] = .quantized(weight)
                 if let bias { parameters[name(prefix, "bias_" + role)] = .float(bias, stored: .float32) }
-                consumed.insert(entry.key)
             }
         }
-        return (parameters, consumed)
+        return parameters
     }
 
     /// Whether N packed entries are N layers of one direction or N/2 layers of two: layer 0's
@@ -154,15 +151,17 @@ struct QuantizedCheckpoint {
             throw RNNFormatError(.unsupported, file: archive.path, object: key,
                                  "quantized RNN parameters of type '\(kind)' are not supported (only int8 'quantized_dynamic')")
         }
-        guard let tensors = graph.sequence(fields[1]), let longs = graph.sequence(fields[3]), let packed = graph.sequence(fields[4]),
-              packed.count == 2
-        else {
-            throw malformed(key, "expected lists of biases, longs and two packed weights")
+        guard let tensors = graph.sequence(fields[1]), let longs = graph.sequence(fields[3]) else {
+            throw malformed(key, "expected lists of biases and longs")
         }
         // fbgemm's dynamic RNNs quantize activations with reduce_range; that is what the runtime reproduces.
         if let first = longs.first, first != .int(1) {
+            let shown = if case .int(let v) = first { String(v) } else { first.kindName }
             throw RNNFormatError(.unsupported, file: archive.path, object: key,
-                                 "reduce_range \(first) is not supported (PyTorch's x86 engines write 1)")
+                                 "reduce_range \(shown) is not supported (PyTorch's x86 engines write 1, which the runtime reproduces)")
+        }
+        guard let packed = graph.sequence(fields[4]), packed.count == 2 else {
+            throw malformed(key, "expected two packed weights (input and hidden)")
         }
         guard case .scriptObject(let ih) = packed[0], case .scriptObject(let hh) = packed[1] else {
             throw malformed(key, "packed weights are not script objects")

@@ -53,7 +53,7 @@ public enum TorchCheckpoint {
 
         var namespaces: [CheckpointAssembly.Namespace] = []
         for dict in search.tensorDicts {
-            var (candidates, _) = try unpacker.unpack(dict.entries)
+            var candidates = try unpacker.unpack(dict.entries)
             var keys: [(key: String, description: String)] = []
             for (key, value) in dict.entries {
                 keys.append((key, describe(value)))
