@@ -42,7 +42,7 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "SwiftAppExample", dependencies: ["RNNRuntime"], path: "Examples/SwiftAppExample"),
-        .testTarget(name: "RNNFormatTests", dependencies: ["RNNFormat"]),
+        .testTarget(name: "RNNFormatTests", dependencies: ["RNNFormat", "CZlib"]),
         .testTarget(name: "RNNRuntimeTests", dependencies: ["RNNRuntime", "RNNFormat"]),
         .testTarget(name: "rnnconvertTests", dependencies: ["rnnconvert"]),
     ],

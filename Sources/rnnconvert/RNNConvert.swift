@@ -12,6 +12,7 @@ struct RNNConvert: ParsableCommand {
         subcommands: [
             InspectCommand.self,
             ImportCommand.self,
+            ExportCommand.self,
             RunCommand.self,
             VerifyCommand.self,
         ]
