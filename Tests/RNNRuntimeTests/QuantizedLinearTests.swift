@@ -16,8 +16,11 @@ struct QuantizedLinearTests {
         for r in 0..<rows {
             for j in 0..<n {
                 var acc: Int64 = 0
-                for i in 0..<k { acc += (xq[r * k + i] - Int64(act.zeroPoint)) * Int64(q.values[j * k + i]) }
-                let s = act.scale * q.scales[q.scales.count == 1 ? 0 : j]
+                let c = q.scales.count == 1 ? 0 : j
+                for i in 0..<k {
+                    acc += (xq[r * k + i] - Int64(act.zeroPoint)) * (Int64(q.values[j * k + i]) - Int64(q.zeroPoints[c]))
+                }
+                let s = act.scale * q.scales[c]
                 y[r * n + j] = (bias?[j] ?? 0).addingProduct(Float(acc), s)
             }
         }
@@ -45,6 +48,20 @@ struct QuantizedLinearTests {
         let bias = (0..<n).map { _ in Float.random(in: -1...1, using: &rng) }
         let x = (0..<rows * k).map { _ in Float.random(in: -2...3, using: &rng) }
         let q = Quantizer(scheme: scheme).quantize(w)
+        let linear = Linear(outFeatures: n, inFeatures: k, weights: .int8(Int8Weights(q)), bias: bias)
+        #expect(Self.run(linear, x: x, rows: rows) == Self.reference(x: x, rows: rows, weights: q, bias: bias))
+    }
+
+    @Test("affine weights (non-zero zero points) match the reference exactly",
+          arguments: [QuantizedTensor.Scheme.perTensor, .perChannel])
+    func affineWeights(scheme: QuantizedTensor.Scheme) {
+        var rng = QuantizedTestRNG(seed: 5)
+        let (rows, n, k) = (3, 9, 37)
+        let scales = (0..<(scheme == .perTensor ? 1 : n)).map { _ in Float.random(in: 0.001...0.01, using: &rng) }
+        let q = QuantizedTensor(shape: [n, k], values: (0..<n * k).map { _ in Int8.random(in: -128...127, using: &rng) },
+                                scales: scales, zeroPoints: scales.map { _ in Int32.random(in: -128...127, using: &rng) })
+        let bias = (0..<n).map { _ in Float.random(in: -1...1, using: &rng) }
+        let x = (0..<rows * k).map { _ in Float.random(in: -1...2, using: &rng) }
         let linear = Linear(outFeatures: n, inFeatures: k, weights: .int8(Int8Weights(q)), bias: bias)
         #expect(Self.run(linear, x: x, rows: rows) == Self.reference(x: x, rows: rows, weights: q, bias: bias))
     }

@@ -3,6 +3,8 @@
 /// Runs PyTorch's dynamic int8 product (spec/FORMAT.md, "Quantized tensors", runtime numerics):
 /// quantize the input block to uint8 with one fresh scale (`ActivationQuantization`), multiply
 /// exactly in int32 (`Int8Kernel`), then `y = fma(Float(acc - zp·colsum), xScale·wScale, bias)`.
+/// Weight zero points other than 0 (affine int8, which our quantizer never writes but the format
+/// allows) add fbgemm's two further integer terms, `- wzp·rowsum(xq) + K·zp·wzp`.
 public struct Int8Weights: Sendable {
     public let outFeatures: Int
     public let inFeatures: Int
@@ -10,26 +12,22 @@ public struct Int8Weights: Sendable {
     let values: [Int8]
     /// One scale, or one per output row.
     let scales: [Float]
+    /// One zero point per scale; all 0 for symmetric weights.
+    let zeroPoints: [Int32]
     /// `Σ_k values[j, k]` for each output row `j`, for the activation zero-point correction.
     let columnSums: [Int32]
 
-    /// Prepares a symmetric quantized matrix (every zero point 0; callers check, see
-    /// `isSymmetric`).
+    /// Prepares a quantized (outFeatures, inFeatures) matrix.
     public init(_ tensor: QuantizedTensor) {
-        precondition(Self.isSymmetric(tensor), "int8 weights need zero points of 0")
         outFeatures = tensor.rows
         inFeatures = tensor.columns
         values = tensor.values
         scales = tensor.scales
+        zeroPoints = tensor.zeroPoints
         let k = tensor.columns
         columnSums = (0..<tensor.rows).map { j in
             tensor.values[j * k..<(j + 1) * k].reduce(Int32(0)) { $0 &+ Int32($1) }
         }
-    }
-
-    /// Whether `tensor` is symmetric (all zero points 0), the only form the int8 product runs.
-    public static func isSymmetric(_ tensor: QuantizedTensor) -> Bool {
-        tensor.zeroPoints.allSatisfy { $0 == 0 }
     }
 
     /// `y[r, :] = x[r, :]·Wᵀ + b` through int8, with one activation scale over all `rows`.
@@ -61,12 +59,21 @@ public struct Int8Weights: Sendable {
             let zp = activation.zeroPoint
             let xScale = activation.scale
             let perRow = scales.count > 1
+            let affine = zeroPoints.contains { $0 != 0 }
             scales.withUnsafeBufferPointer { s in
                 columnSums.withUnsafeBufferPointer { colsum in
                     for r in 0..<rows {
+                        var rowSum: Int32 = 0
+                        if affine {
+                            for i in r * k..<(r + 1) * k { rowSum &+= Int32(xq[i]) }
+                        }
                         for j in 0..<n {
                             let combined = xScale * s[perRow ? j : 0]
-                            let corrected = acc[r * n + j] &- zp &* colsum[j]
+                            var corrected = acc[r * n + j] &- zp &* colsum[j]
+                            if affine {
+                                let wzp = zeroPoints[perRow ? j : 0]
+                                corrected = corrected &- wzp &* rowSum &+ Int32(truncatingIfNeeded: k) &* zp &* wzp
+                            }
                             let b = bias?[j] ?? 0
                             y[r * n + j] = b.addingProduct(Float(corrected), combined)
                         }
