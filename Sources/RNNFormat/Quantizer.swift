@@ -105,3 +105,41 @@ public struct Quantizer: Sendable, Hashable {
         }
     }
 }
+
+extension Quantizer {
+    /// Quantizes the modules of `model` that `prefixes` select, or every module when nil.
+    ///
+    /// A prefix selects the module at that dotted path and every module below it
+    /// (`model` selects `model.encoder` and `model.decoder`); `""` selects a module at the root.
+    ///
+    /// - Parameters:
+    ///   - model: the float model.
+    ///   - prefixes: dotted state_dict prefixes, or nil for all modules.
+    ///   - file: the file the model came from, for error messages.
+    /// - Returns: the model with the selected modules quantized, and their paths in file order.
+    /// - Throws: `RNNFormatError` `.moduleNotFound` for an empty model or a prefix that selects
+    ///   nothing, and whatever `quantize(_:file:naming:)` throws for a selected module.
+    public func quantize(_ model: ModelFile, modules prefixes: [String]?, file: String) throws -> (model: ModelFile, quantized: [String]) {
+        guard !model.modules.isEmpty else {
+            throw RNNFormatError(.moduleNotFound, file: file, "the file holds no RNN module to quantize")
+        }
+        func selects(_ prefix: String, _ path: String) -> Bool {
+            path == prefix || (!prefix.isEmpty && path.hasPrefix(prefix + "."))
+        }
+        if let prefixes {
+            for prefix in prefixes where !model.modules.contains(where: { selects(prefix, $0.path) }) {
+                let available = model.modules.map { $0.path.isEmpty ? "\"\" (root)" : $0.path }.joined(separator: ", ")
+                throw RNNFormatError(.moduleNotFound, file: file, object: prefix,
+                                     "selects no module; the file holds \(available)")
+            }
+        }
+        var out = model
+        var quantized: [String] = []
+        for (i, module) in model.modules.enumerated()
+        where prefixes.map({ $0.contains { selects($0, module.path) } }) ?? true {
+            out.modules[i] = try quantize(module, file: file)
+            quantized.append(module.path)
+        }
+        return (out, quantized)
+    }
+}

@@ -1,19 +1,6 @@
 import Testing
 @testable import RNNRuntime
 
-/// A small deterministic generator (SplitMix64) so kernel tests are reproducible.
-struct QuantizedTestRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Suite("Int8 kernel against a naive Int64 reference")
 struct QuantizedKernelTests {
     /// (rows, outFeatures, inFeatures): awkward sizes around the 4-row block and 16-wide chunks.
@@ -25,7 +12,7 @@ struct QuantizedKernelTests {
     @Test("u8 x s8 products equal exact Int64 sums", arguments: shapes.indices)
     func matchesNaiveReference(index: Int) {
         let (rows, n, k) = Self.shapes[index]
-        var rng = QuantizedTestRNG(seed: UInt64(index + 1))
+        var rng = SplitMix64(seed: UInt64(index + 1))
         // Full u8 and s8 ranges, including the extremes, to exercise every product.
         let a = (0..<rows * k).map { _ in UInt8.random(in: 0...255, using: &rng) }
         var b = (0..<n * k).map { _ in Int8.random(in: -128...127, using: &rng) }

@@ -43,7 +43,7 @@ struct QuantizedLinearTests {
           [QuantizedTensor.Scheme.perTensor, .perChannel])
     func matchesReference(shape: (Int, Int, Int), scheme: QuantizedTensor.Scheme) {
         let (rows, n, k) = shape
-        var rng = QuantizedTestRNG(seed: UInt64(rows * 1000 + n * 10 + k))
+        var rng = SplitMix64(seed: UInt64(rows * 1000 + n * 10 + k))
         let w = Tensor(shape: [n, k], scalars: (0..<n * k).map { _ in Float.random(in: -0.4...0.3, using: &rng) })
         let bias = (0..<n).map { _ in Float.random(in: -1...1, using: &rng) }
         let x = (0..<rows * k).map { _ in Float.random(in: -2...3, using: &rng) }
@@ -55,7 +55,7 @@ struct QuantizedLinearTests {
     @Test("affine weights (non-zero zero points) match the reference exactly",
           arguments: [QuantizedTensor.Scheme.perTensor, .perChannel])
     func affineWeights(scheme: QuantizedTensor.Scheme) {
-        var rng = QuantizedTestRNG(seed: 5)
+        var rng = SplitMix64(seed: 5)
         let (rows, n, k) = (3, 9, 37)
         let scales = (0..<(scheme == .perTensor ? 1 : n)).map { _ in Float.random(in: 0.001...0.01, using: &rng) }
         let q = QuantizedTensor(shape: [n, k], values: (0..<n * k).map { _ in Int8.random(in: -128...127, using: &rng) },
@@ -68,7 +68,7 @@ struct QuantizedLinearTests {
 
     @Test("no bias equals a zero bias, bit for bit")
     func missingBiasIsZero() {
-        var rng = QuantizedTestRNG(seed: 7)
+        var rng = SplitMix64(seed: 7)
         let w = Tensor(shape: [6, 10], scalars: (0..<60).map { _ in Float.random(in: -1...1, using: &rng) })
         let x = (0..<30).map { _ in Float.random(in: -1...1, using: &rng) }
         let weights = Linear.Weights.int8(Int8Weights(Quantizer().quantize(w)))
@@ -79,7 +79,7 @@ struct QuantizedLinearTests {
 
     @Test("int8 result is close to the float product (tolerance: 2% of output range)")
     func closeToFloat() {
-        var rng = QuantizedTestRNG(seed: 11)
+        var rng = SplitMix64(seed: 11)
         let (rows, n, k) = (5, 24, 48)
         let wv = (0..<n * k).map { _ in Float.random(in: -0.5...0.5, using: &rng) }
         let x = (0..<rows * k).map { _ in Float.random(in: -1...1, using: &rng) }
@@ -120,7 +120,7 @@ struct QuantizedActivationTests {
 
     @Test("quantized activations round-trip within half a step (tolerance: 0.501 scale)")
     func roundTrip() {
-        var rng = QuantizedTestRNG(seed: 3)
+        var rng = SplitMix64(seed: 3)
         for _ in 0..<50 {
             let lo = Float.random(in: -5...1, using: &rng)
             let hi = lo + Float.random(in: 0.01...6, using: &rng)
