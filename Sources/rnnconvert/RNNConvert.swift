@@ -14,6 +14,7 @@ struct RNNConvert: ParsableCommand {
             ImportCommand.self,
             ExportCommand.self,
             QuantizeCommand.self,
+            CompareCommand.self,
             RunCommand.self,
             VerifyCommand.self,
         ]
