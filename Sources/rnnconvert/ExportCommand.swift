@@ -27,26 +27,17 @@ struct ExportCommand: ParsableCommand {
     @Flag(help: "Replace the output if it exists.")
     var force = false
 
-    @Flag(help: "For inputs that do not record it (checkpoints, bare dumps): the modules take batch-first input.")
-    var batchFirst = false
-
-    // A String rather than an ExpressibleByArgument enum: the conformance belongs to one shared
-    // place in the CLI, not to each command.
-    @Option(help: ArgumentHelp("For inputs that do not record it: the nonlinearity of RNN and RNNCell modules.", valueName: "tanh|relu"))
-    var nonlinearity = "tanh"
+    @OptionGroup var inference: InferenceArguments
 
     func validate() throws {
-        guard Nonlinearity(rawValue: nonlinearity) != nil else {
-            throw ValidationError("--nonlinearity must be tanh or relu (found \(nonlinearity))")
-        }
         guard output.hasSuffix(".safetensors") else {
             throw ValidationError("export writes safetensors: the output must end in .safetensors (found \(output))")
         }
     }
 
     func run() throws {
-        do {
-            var model = try ModelFile.read(path: input, options: InferenceOptions(batchFirst: batchFirst, nonlinearity: Nonlinearity(rawValue: nonlinearity) ?? .tanh))
+        try ErrorReporting.run {
+            var model = try ModelFile.read(path: input, options: inference.options)
             model.metadata.producer = "rnnconvert \(RNNConvert.configuration.version)"
             try SafetensorsFile.write(model, to: output, overwrite: force)
             let tensors = model.modules.reduce(0) { $0 + $1.parameters.count }
@@ -55,9 +46,6 @@ struct ExportCommand: ParsableCommand {
                 let shown = model.leftovers.prefix(8).joined(separator: ", ") + (model.leftovers.count > 8 ? ", ... (\(model.leftovers.count - 8) more)" : "")
                 FileHandle.standardError.write(Data("note: \(model.leftovers.count) tensor(s) outside RNN modules not exported: \(shown)\n".utf8))
             }
-        } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode.failure
         }
     }
 }
