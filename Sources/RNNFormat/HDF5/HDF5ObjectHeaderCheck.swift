@@ -49,8 +49,7 @@ extension HDF5StructureCheck {
         guard let start = absolute(address), let prefix = bytes(at: start, count: 16) else {
             throw fail("lies beyond the end of the file (\(fileSize) bytes)")
         }
-        let offsetSize = superblock.offsetSize, lengthSize = superblock.lengthSize
-        var chunks: [(start: UInt64, length: UInt64)] = []
+                var chunks: [(start: UInt64, length: UInt64)] = []
         let version2 = prefix[0..<4].elementsEqual("OHDR".utf8)
         var trackOrder = false
         if version2 {
@@ -154,7 +153,6 @@ extension HDF5StructureCheck {
         }
         guard element.isVariableString else { return }
         // Each element: length (4), global heap collection address, object index (4).
-        let offsetSize = superblock.offsetSize
         let stride = 8 + offsetSize
         for index in 0..<Int(points) {
             let e = at + index * stride
@@ -166,11 +164,11 @@ extension HDF5StructureCheck {
                 throw RNNFormatError(.refused, file: path, object: object,
                                      "attribute \(name) declares a string of \(length) bytes (at most \(Self.maxStringBytes) allowed)")
             }
-            guard let objects = collections[collection] else {
+            guard let at = absolute(collection), at <= UInt64(Int.max), let objects = collections[Int(at)] else {
                 throw fail("attribute \(name): string \(index) points to no global heap collection (address \(collection))")
             }
-            guard objectIndex <= UInt64(UInt16.max), let stored = objects[UInt16(objectIndex)] else {
-                throw fail("attribute \(name): string \(index) points to object \(objectIndex), absent from the collection at address \(collection)")
+            guard objectIndex <= UInt64(UInt32.max), let stored = objects[UInt32(objectIndex)] else {
+                throw fail("attribute \(name): string \(index) names object \(objectIndex) of \(length) bytes, which the heap does not hold (collection at address \(collection))")
             }
             guard stored <= length else {
                 throw fail("attribute \(name): string \(index) declares \(length) bytes, its heap object holds \(stored)")
@@ -240,10 +238,10 @@ extension HDF5StructureCheck {
             }
             // libhdf5 sizes the attribute's data from this field, the elements from the file's
             // address size: they must agree (it writes 4 + address size + 4).
-            guard size == UInt64(8 + superblock.offsetSize) else {
-                throw fail("attribute \(attribute): variable-length string declares \(size)-byte elements, expected \(8 + superblock.offsetSize)")
+            guard size == UInt64(8 + offsetSize) else {
+                throw fail("attribute \(attribute): variable-length string declares \(size)-byte elements, expected \(8 + offsetSize)")
             }
-            return AttributeElement(size: UInt64(8 + superblock.offsetSize), isVariableString: true, encodedLength: 8 + base.encodedLength)
+            return AttributeElement(size: UInt64(8 + offsetSize), isVariableString: true, encodedLength: 8 + base.encodedLength)
         default:
             let name = cls == 9 ? "variable-length sequence" : HDF5TypeClass.name(H5T_class_t(rawValue: Int32(cls)))
             throw RNNFormatError(.unsupportedType, file: path, object: object,
@@ -263,7 +261,7 @@ extension HDF5StructureCheck {
         default: throw fail("attribute \(attribute): dataspace version \(version)")
         }
         guard rank <= 32 else { throw fail("attribute \(attribute): dataspace of rank \(rank)") }
-        let lengthSize = superblock.lengthSize
+        let lengthSize = lengthSize
         let arrays = 1 + (flags & 0x01 != 0 ? 1 : 0)
         guard t.count >= headerSize + arrays * rank * lengthSize + (version == 1 && flags & 0x02 != 0 ? 4 * rank : 0) else {
             throw fail("attribute \(attribute): dataspace dimensions run past the message")
@@ -291,7 +289,7 @@ extension HDF5StructureCheck {
     /// the file, carry their signatures, hold no more entries than the superblock's K allows
     /// and form a tree (a loop would recurse without end).
     fileprivate func checkSymbolTable(_ data: [UInt8], position: UInt64, object: String) throws {
-        let o = superblock.offsetSize, l = superblock.lengthSize
+        let o = offsetSize, l = lengthSize
         func fail(_ text: String) -> RNNFormatError {
             malformed(object, "symbol table message at byte \(position): \(text)")
         }
@@ -302,10 +300,10 @@ extension HDF5StructureCheck {
             throw fail("local heap address \(heapAddress) does not point at a local heap")
         }
         let heapSize = Self.integer(tag[8..<(8 + l)])
-        let leafK = superblock.groupLeafK, internalK = superblock.groupInternalK
-        guard superblock.version < 2 else {
+        let leafK = raw.groupLeafK, internalK = raw.groupInternalK
+        guard raw.version < 2 else {
             throw RNNFormatError(.refused, file: path, object: object,
-                                 "old-style group (symbol table) in a file with a version \(superblock.version) superblock refused")
+                                 "old-style group (symbol table) in a file with a version \(raw.version) superblock refused")
         }
         guard leafK > 0, internalK > 0 else { throw fail("the superblock's group K values are zero") }
         let entrySize = 2 * o + 8 + 16
