@@ -8,6 +8,8 @@ public struct Linear: Sendable {
     public enum Weights: Sendable {
         /// Row-major (outFeatures, inFeatures) float32 weights.
         case float32([Float])
+        /// Int8 weights run through PyTorch's dynamic int8 product (Quantized/Int8Weights.swift).
+        case int8(Int8Weights)
     }
 
     public let outFeatures: Int
@@ -30,15 +32,16 @@ public struct Linear: Sendable {
     /// - Parameters:
     ///   - weight: an (outFeatures, inFeatures) matrix.
     ///   - bias: (outFeatures), or nil.
-    /// - Throws: `RNNRuntimeError.int8Unavailable` for int8 weights when this build cannot run them.
+    /// - Throws: nothing today: every element type the format allows runs (int8 since the int8
+    ///   kernel landed); the signature keeps room for a build without one.
     public init(weight: Parameter, bias: Tensor?) throws {
         precondition(weight.shape.count == 2, "a Linear weight is a matrix, got shape \(weight.shape)")
         switch weight {
         case .float(let tensor, _):
             self.init(outFeatures: tensor.shape[0], inFeatures: tensor.shape[1],
                       weights: .float32(tensor.scalars), bias: bias?.scalars)
-        case .quantized:
-            throw RNNRuntimeError.int8Unavailable(module: "Linear", parameter: "weight")
+        case .quantized(let q):
+            self.init(outFeatures: q.rows, inFeatures: q.columns, weights: .int8(Int8Weights(q)), bias: bias?.scalars)
         }
     }
 
@@ -71,12 +74,15 @@ public struct Linear: Sendable {
                                         outFeatures: outFeatures, inFeatures: inFeatures, y: y.baseAddress!)
                 }
             }
+        case .int8(let w):
+            w.apply(x, rows: rows, bias: bias, into: y, scratch: &workspace.int8)
         }
     }
 }
 
 /// Scratch memory for `Linear.apply`, sized once before a time loop and reused.
 public struct LinearWorkspace: Sendable {
+    var int8 = Int8Scratch()
     public init() {}
 }
 
