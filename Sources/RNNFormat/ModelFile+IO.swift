@@ -76,14 +76,14 @@ extension ModelFile {
             // CRC-32; reading stops at the first damaged one, so at most one mismatch is reported.
             do {
                 let model = try TorchCheckpoint.read(path: path, options: options, limits: CheckpointLimits(), checkEveryMember: true)
-                return VerificationReport(model: model, checked: (model.stateDictKeys + model.leftovers).sorted(), unchecked: [], mismatches: [])
+                return VerificationReport(model: model, checked: (model.stateDictKeys + model.leftovers).sorted(), unchecked: [], mismatches: [], checksum: "CRC-32")
             } catch let error as RNNFormatError where error.code == .checksumMismatch {
-                return VerificationReport(model: nil, checked: [], unchecked: [], mismatches: [error])
+                return VerificationReport(model: nil, checked: [], unchecked: [], mismatches: [error], checksum: "CRC-32")
             }
         case .safetensors:
             // safetensors stores no checksum.
             let model = try SafetensorsFile.read(path: path, options: options)
-            return VerificationReport(model: model, checked: [], unchecked: model.stateDictKeys, mismatches: [])
+            return VerificationReport(model: model, checked: [], unchecked: model.stateDictKeys, mismatches: [], checksum: "none")
         }
     }
 }
@@ -92,12 +92,15 @@ extension ModelFile {
 public struct VerificationReport: Sendable {
     /// The validated model; nil when checksums mismatched.
     public var model: ModelFile?
-    /// Tensors whose stored `sha256` matched.
+    /// Tensors whose stored checksum matched.
     public var checked: [String]
     /// Tensors without a stored checksum (bare dumps): readable, but not verifiable.
     public var unchecked: [String]
     /// One `.checksumMismatch` error per damaged tensor, naming it.
     public var mismatches: [RNNFormatError]
+    /// The checksum the file stores: `sha256` (RNNKit HDF5), `CRC-32` (torch.save zip members),
+    /// `none` (safetensors).
+    public var checksum: String = "sha256"
 
     public var isIntact: Bool { mismatches.isEmpty && model != nil }
 }
