@@ -106,17 +106,17 @@ public struct VerificationReport: Sendable {
 }
 
 /// The kind of source a file is, told by its first bytes (never by its name).
-enum SourceFormat {
+public enum SourceFormat: String, Sendable, Hashable, Codable {
     case hdf5
     /// `torch.save` output: a zip archive, or the legacy formats (refused with their own message).
-    case pytorch
+    case pytorch = "torch.save"
     case safetensors
 
     /// Reads the file's first bytes and names the format.
     ///
     /// - Throws: `.io` when the file cannot be read, `.truncated` for an empty file or a
     ///   cut-off signature, `.notRecognized` for other content.
-    static func detect(path: String) throws -> SourceFormat {
+    public static func detect(path: String) throws -> SourceFormat {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw RNNFormatError(.io, file: path, "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
