@@ -12,15 +12,20 @@ struct ExportCommandTests {
         var flags: [String]
         var caseDirectory: String
         var call: String
+        /// Max abs difference allowed against PyTorch: 1e-5 for float, 1e-4 for int8 modules.
+        var tolerance: Float = 1e-5
         var testDescription: String { checkpoint }
     }
 
-    /// A training checkpoint, a relu RNN that needs --nonlinearity, a batch_first GRU, a float16 LSTM with projections.
+    /// A training checkpoint, a relu RNN that needs --nonlinearity, a batch_first GRU, a float16
+    /// LSTM with projections, PyTorch's dynamically quantized GRU and LSTMCell.
     static let cases: [Case] = [
         Case(checkpoint: "float/gru_bi_2l/train.pt", flags: [], caseDirectory: "float/gru_bi_2l", call: "packed_h0"),
         Case(checkpoint: "float/rnn_relu_bi_2l/model.pt", flags: ["--nonlinearity", "relu"], caseDirectory: "float/rnn_relu_bi_2l", call: "h0"),
         Case(checkpoint: "float/gru_batch_first/model.safetensors", flags: ["--batch-first"], caseDirectory: "float/gru_batch_first", call: "batched"),
         Case(checkpoint: "checkpoints/lstm_proj_bi_2l_float16/model.pt", flags: [], caseDirectory: "checkpoints/lstm_proj_bi_2l_float16", call: "h0"),
+        Case(checkpoint: "quant/qgru_bi_2l/qmodel.pt", flags: [], caseDirectory: "quant/qgru_bi_2l", call: "packed_h0", tolerance: 1e-4),
+        Case(checkpoint: "quant/qlstm_cell/qmodel.pt", flags: [], caseDirectory: "quant/qlstm_cell", call: "batched_state", tolerance: 1e-4),
     ]
 
     @Test("the exported file runs like PyTorch", arguments: cases)
@@ -47,7 +52,7 @@ struct ExportCommandTests {
             let expected = try NpyArray.readFloatTensor(path: directory.appendingPathComponent(name).path)
             #expect(result.shape == expected.shape)
             let worst = zip(result.scalars, expected.scalars).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
-            #expect(worst <= 1e-5, "\(field): max abs diff \(worst)")
+            #expect(worst <= c.tolerance, "\(field): max abs diff \(worst)")
         }
     }
 
