@@ -29,9 +29,12 @@ let package = Package(
             name: "RNNFormat",
             dependencies: ["CHDF5", "CZlib"]
         ),
+        // The hot loops in C: AVX2/FMA chosen at run time per call, portable C elsewhere. No
+        // compiler flags, so the package stays usable as a dependency.
+        .target(name: "CRNNKernels"),
         .target(
             name: "RNNRuntime",
-            dependencies: ["RNNFormat"]
+            dependencies: ["RNNFormat", "CRNNKernels"]
         ),
         .executableTarget(
             name: "rnnconvert",
