@@ -4,29 +4,45 @@
 #if CRNN_X86
 #include <cpuid.h>
 
-static int crnn_probe_isa(void) {
+/* Bit l set when level l is usable: the CPU has the instructions and the OS saves the state. */
+static unsigned crnn_probe_levels(void) {
+    unsigned levels = 1u << CRNN_ISA_PORTABLE;
     unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d)) return CRNN_ISA_PORTABLE;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return levels;
     const int fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
-    if (!(fma && osxsave && avx)) return CRNN_ISA_PORTABLE;
-    /* The OS must save YMM state (XCR0 bits 1 and 2). */
-    unsigned lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    if ((lo & 6u) != 6u) return CRNN_ISA_PORTABLE;
-    if (__get_cpuid_max(0, 0) < 7) return CRNN_ISA_PORTABLE;
+    if (!(fma && osxsave && avx) || __get_cpuid_max(0, 0) < 7) return levels;
+    unsigned xcr0_lo, xcr0_hi;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    if ((xcr0_lo & 0x6u) != 0x6u) return levels; /* XMM and YMM state */
     __cpuid_count(7, 0, a, b, c, d);
-    return ((b >> 5) & 1) ? CRNN_ISA_AVX2 : CRNN_ISA_PORTABLE;
+    const unsigned ebx7 = b, ecx7 = c;
+    if (!((ebx7 >> 5) & 1)) return levels; /* AVX2 */
+    levels |= 1u << CRNN_ISA_AVX2;
+    __cpuid_count(7, 1, a, b, c, d);
+    if ((a >> 4) & 1) levels |= 1u << CRNN_ISA_AVX2_VNNI;
+    const int avx512 = ((ebx7 >> 16) & 1) && ((ebx7 >> 30) & 1) && ((ebx7 >> 31) & 1) && ((ecx7 >> 11) & 1);
+    if (avx512 && (xcr0_lo & 0xE0u) == 0xE0u) levels |= 1u << CRNN_ISA_AVX512; /* opmask, ZMM */
+    return levels;
 }
 #else
-static int crnn_probe_isa(void) { return CRNN_ISA_PORTABLE; }
+static unsigned crnn_probe_levels(void) { return 1u << CRNN_ISA_PORTABLE; }
 #endif
 
-int crnn_detect_isa(void) {
-    static _Atomic int cached = -1;
-    int isa = atomic_load_explicit(&cached, memory_order_relaxed);
-    if (isa < 0) {
-        isa = crnn_probe_isa();
-        atomic_store_explicit(&cached, isa, memory_order_relaxed);
+static unsigned crnn_levels(void) {
+    static _Atomic unsigned cached = 0; /* 0: not probed yet (PORTABLE is always set) */
+    unsigned levels = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (levels == 0) {
+        levels = crnn_probe_levels();
+        atomic_store_explicit(&cached, levels, memory_order_relaxed);
     }
-    return isa;
+    return levels;
 }
+
+int crnn_effective_isa(int requested) {
+    const unsigned levels = crnn_levels();
+    for (int l = requested > CRNN_ISA_AVX512 ? CRNN_ISA_AVX512 : requested; l > 0; --l)
+        if (levels & (1u << l)) return l;
+    return CRNN_ISA_PORTABLE;
+}
+
+int crnn_detect_isa(void) { return crnn_effective_isa(CRNN_ISA_AVX512); }

@@ -130,12 +130,76 @@ CRNN_AVX2 static void f32_gemm_avx2(const float *x, size_t rows, size_t ldx, con
     }
 }
 
+/* AVX-512: one panel of 16 outputs is one ZMM register per k. */
+
+CRNN_AVX512 CRNN_INLINE void f32_store_avx512(float *dst, size_t nj, __m512 a) {
+    if (nj == NR) _mm512_storeu_ps(dst, a);
+    else _mm512_mask_storeu_ps(dst, (__mmask16)((1u << nj) - 1), a);
+}
+
+CRNN_AVX512 CRNN_INLINE void f32_tile1_avx512(const float *x, const float *pp, size_t k,
+                                             const float *b, float *y, size_t nj) {
+    __m512 a0 = _mm512_loadu_ps(b), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+    size_t c = 0;
+    for (; c + 4 <= k; c += 4) {
+        const float *w = pp + c * NR;
+        a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[c]), _mm512_loadu_ps(w), a0);
+        a1 = _mm512_fmadd_ps(_mm512_set1_ps(x[c + 1]), _mm512_loadu_ps(w + 16), a1);
+        a2 = _mm512_fmadd_ps(_mm512_set1_ps(x[c + 2]), _mm512_loadu_ps(w + 32), a2);
+        a3 = _mm512_fmadd_ps(_mm512_set1_ps(x[c + 3]), _mm512_loadu_ps(w + 48), a3);
+    }
+    for (; c < k; ++c) a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[c]), _mm512_loadu_ps(pp + c * NR), a0);
+    f32_store_avx512(y, nj, _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
+CRNN_AVX512 CRNN_INLINE void f32_tile_avx512(const int mr, const float *x, size_t ldx, const float *pp,
+                                            size_t k, const float *b, float *y, size_t ldy, size_t nj) {
+    __m512 acc[8];
+    const __m512 bv = _mm512_loadu_ps(b);
+    for (int r = 0; r < mr; ++r) acc[r] = bv;
+    for (size_t c = 0; c < k; ++c) {
+        const __m512 w = _mm512_loadu_ps(pp + c * NR);
+        for (int r = 0; r < mr; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(x[r * ldx + c]), w, acc[r]);
+    }
+    for (int r = 0; r < mr; ++r) f32_store_avx512(y + r * ldy, nj, acc[r]);
+}
+
+CRNN_AVX512 static void f32_gemm_avx512(const float *x, size_t rows, size_t ldx, const float *packed,
+                                        size_t n, size_t k, const float *bias, float *y, size_t ldy) {
+    const size_t panels = crnn_round_up(n, NR) / NR;
+    float btmp[NR];
+    for (size_t p = 0; p < panels; ++p) {
+        const size_t j0 = p * NR, nj = n - j0 < NR ? n - j0 : NR;
+        const float *pp = packed + p * NR * k;
+        const float *b = crnn_panel_bias(bias, j0, nj, btmp);
+        size_t r = 0;
+        for (; r + 8 <= rows; r += 8) f32_tile_avx512(8, x + r * ldx, ldx, pp, k, b, y + r * ldy + j0, ldy, nj);
+        const float *xr = x + r * ldx;
+        float *yr = y + r * ldy + j0;
+        switch (rows - r) {
+        case 7: f32_tile_avx512(7, xr, ldx, pp, k, b, yr, ldy, nj); break;
+        case 6: f32_tile_avx512(6, xr, ldx, pp, k, b, yr, ldy, nj); break;
+        case 5: f32_tile_avx512(5, xr, ldx, pp, k, b, yr, ldy, nj); break;
+        case 4: f32_tile_avx512(4, xr, ldx, pp, k, b, yr, ldy, nj); break;
+        case 3: f32_tile_avx512(3, xr, ldx, pp, k, b, yr, ldy, nj); break;
+        case 2: f32_tile_avx512(2, xr, ldx, pp, k, b, yr, ldy, nj); break;
+        case 1: f32_tile1_avx512(xr, pp, k, b, yr, nj); break;
+        default: break;
+        }
+    }
+}
+
 #endif
 
 void crnn_f32_gemm(int isa, const float *x, size_t rows, size_t ldx, const float *packed,
                    size_t n, size_t k, const float *bias, float *y, size_t ldy) {
 #if CRNN_X86
-    if (crnn_effective_isa(isa) >= CRNN_ISA_AVX2) {
+    const int level = crnn_effective_isa(isa);
+    if (level >= CRNN_ISA_AVX512) {
+        f32_gemm_avx512(x, rows, ldx, packed, n, k, bias, y, ldy);
+        return;
+    }
+    if (level >= CRNN_ISA_AVX2) {
         f32_gemm_avx2(x, rows, ldx, packed, n, k, bias, y, ldy);
         return;
     }

@@ -190,18 +190,147 @@ CRNN_AVX2 static void s8_gemm_avx2(const uint8_t *x, size_t rows, size_t ldx, co
     }
 }
 
+/* AVX-VNNI: vpdpbusd adds four u8*s8 products into each int32 lane, exact for every u8. Its
+ * accumulator latency needs more independent chains than one row gives, hence two per output
+ * register when there is a single row. */
+CRNN_AVX2_VNNI CRNN_INLINE void s8_tile_vnni256(const int mr, const uint8_t *x, size_t ldx, const int8_t *pp,
+                                               size_t groups, const s8_output *o, const s8_panel_epilogue *e,
+                                               size_t r0, size_t j0, size_t nj) {
+    __m256i acc0[4], acc1[4];
+    for (int r = 0; r < mr; ++r) { acc0[r] = _mm256_setzero_si256(); acc1[r] = _mm256_setzero_si256(); }
+    size_t g = 0;
+    if (mr == 1) {
+        __m256i b0 = _mm256_setzero_si256(), b1 = _mm256_setzero_si256();
+        for (; g + 2 <= groups; g += 2) {
+            const int8_t *w = pp + g * NR * KG;
+            const __m256i x0 = s8_broadcast4(x + g * KG), x1 = s8_broadcast4(x + g * KG + KG);
+            acc0[0] = _mm256_dpbusd_avx_epi32(acc0[0], x0, _mm256_loadu_si256((const __m256i *)w));
+            acc1[0] = _mm256_dpbusd_avx_epi32(acc1[0], x0, _mm256_loadu_si256((const __m256i *)(w + 32)));
+            b0 = _mm256_dpbusd_avx_epi32(b0, x1, _mm256_loadu_si256((const __m256i *)(w + 64)));
+            b1 = _mm256_dpbusd_avx_epi32(b1, x1, _mm256_loadu_si256((const __m256i *)(w + 96)));
+        }
+        acc0[0] = _mm256_add_epi32(acc0[0], b0);
+        acc1[0] = _mm256_add_epi32(acc1[0], b1);
+    }
+    for (; g < groups; ++g) {
+        const __m256i w0 = _mm256_loadu_si256((const __m256i *)(pp + g * NR * KG));
+        const __m256i w1 = _mm256_loadu_si256((const __m256i *)(pp + g * NR * KG + 32));
+        for (int r = 0; r < mr; ++r) {
+            const __m256i xb = s8_broadcast4(x + r * ldx + g * KG);
+            acc0[r] = _mm256_dpbusd_avx_epi32(acc0[r], xb, w0);
+            acc1[r] = _mm256_dpbusd_avx_epi32(acc1[r], xb, w1);
+        }
+    }
+    for (int r = 0; r < mr; ++r) s8_finish_avx2(o, e, r0 + r, j0, nj, acc0[r], acc1[r]);
+}
+
+CRNN_AVX2_VNNI static void s8_gemm_vnni256(const uint8_t *x, size_t rows, size_t ldx, const int8_t *packed,
+                                           size_t n, size_t k, const s8_output *o) {
+    const size_t panels = crnn_round_up(n, NR) / NR, groups = crnn_round_up(k, KG) / KG;
+    s8_panel_epilogue e;
+    for (size_t p = 0; p < panels; ++p) {
+        const size_t j0 = p * NR, nj = n - j0 < NR ? n - j0 : NR;
+        const int8_t *pp = packed + p * NR * groups * KG;
+        s8_panel_epilogue_init(&e, o, j0, nj);
+        size_t r = 0;
+        for (; r + 4 <= rows; r += 4) s8_tile_vnni256(4, x + r * ldx, ldx, pp, groups, o, &e, r, j0, nj);
+        switch (rows - r) {
+        case 3: s8_tile_vnni256(3, x + r * ldx, ldx, pp, groups, o, &e, r, j0, nj); break;
+        case 2: s8_tile_vnni256(2, x + r * ldx, ldx, pp, groups, o, &e, r, j0, nj); break;
+        case 1: s8_tile_vnni256(1, x + r * ldx, ldx, pp, groups, o, &e, r, j0, nj); break;
+        default: break;
+        }
+    }
+}
+
+/* AVX-512 VNNI: a group of a panel (16 outputs x 4 columns) is one ZMM register. */
+CRNN_AVX512 CRNN_INLINE void s8_finish_avx512(const s8_output *o, const s8_panel_epilogue *e, size_t r,
+                                             size_t j0, size_t nj, __m512i a) {
+    const __mmask16 mask = nj == NR ? (__mmask16)0xFFFF : (__mmask16)((1u << nj) - 1);
+    if (o->y) {
+        const __m512i t = _mm512_sub_epi32(a, _mm512_mullo_epi32(_mm512_set1_epi32(o->x_zero_point),
+                                                                 _mm512_loadu_si512(e->colsum)));
+        const __m512 m = _mm512_mul_ps(_mm512_set1_ps(o->x_scale), _mm512_loadu_ps(e->w_scale));
+        _mm512_mask_storeu_ps(o->y + r * o->ldy + j0, mask,
+                              _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), m, _mm512_loadu_ps(e->bias)));
+    } else {
+        _mm512_mask_storeu_epi32(o->acc + r * o->ldacc + j0, mask, a);
+    }
+}
+
+CRNN_AVX512 CRNN_INLINE void s8_tile_avx512(const int mr, const uint8_t *x, size_t ldx, const int8_t *pp,
+                                           size_t groups, const s8_output *o, const s8_panel_epilogue *e,
+                                           size_t r0, size_t j0, size_t nj) {
+    __m512i acc[8];
+    for (int r = 0; r < mr; ++r) acc[r] = _mm512_setzero_si512();
+    size_t g = 0;
+    if (mr == 1) {
+        __m512i a1 = _mm512_setzero_si512(), a2 = _mm512_setzero_si512(), a3 = _mm512_setzero_si512();
+        for (; g + 4 <= groups; g += 4) {
+            const int8_t *w = pp + g * NR * KG;
+            int32_t xv[4];
+            memcpy(xv, x + g * KG, sizeof xv);
+            acc[0] = _mm512_dpbusd_epi32(acc[0], _mm512_set1_epi32(xv[0]), _mm512_loadu_si512(w));
+            a1 = _mm512_dpbusd_epi32(a1, _mm512_set1_epi32(xv[1]), _mm512_loadu_si512(w + 64));
+            a2 = _mm512_dpbusd_epi32(a2, _mm512_set1_epi32(xv[2]), _mm512_loadu_si512(w + 128));
+            a3 = _mm512_dpbusd_epi32(a3, _mm512_set1_epi32(xv[3]), _mm512_loadu_si512(w + 192));
+        }
+        acc[0] = _mm512_add_epi32(_mm512_add_epi32(acc[0], a1), _mm512_add_epi32(a2, a3));
+    }
+    for (; g < groups; ++g) {
+        const __m512i w = _mm512_loadu_si512(pp + g * NR * KG);
+        for (int r = 0; r < mr; ++r) {
+            int32_t xv;
+            memcpy(&xv, x + r * ldx + g * KG, sizeof xv);
+            acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(xv), w);
+        }
+    }
+    for (int r = 0; r < mr; ++r) s8_finish_avx512(o, e, r0 + r, j0, nj, acc[r]);
+}
+
+CRNN_AVX512 static void s8_gemm_avx512(const uint8_t *x, size_t rows, size_t ldx, const int8_t *packed,
+                                       size_t n, size_t k, const s8_output *o) {
+    const size_t panels = crnn_round_up(n, NR) / NR, groups = crnn_round_up(k, KG) / KG;
+    s8_panel_epilogue e;
+    for (size_t p = 0; p < panels; ++p) {
+        const size_t j0 = p * NR, nj = n - j0 < NR ? n - j0 : NR;
+        const int8_t *pp = packed + p * NR * groups * KG;
+        s8_panel_epilogue_init(&e, o, j0, nj);
+        size_t r = 0;
+        for (; r + 8 <= rows; r += 8) s8_tile_avx512(8, x + r * ldx, ldx, pp, groups, o, &e, r, j0, nj);
+        const uint8_t *xr = x + r * ldx;
+        switch (rows - r) {
+        case 7: s8_tile_avx512(7, xr, ldx, pp, groups, o, &e, r, j0, nj); break;
+        case 6: s8_tile_avx512(6, xr, ldx, pp, groups, o, &e, r, j0, nj); break;
+        case 5: s8_tile_avx512(5, xr, ldx, pp, groups, o, &e, r, j0, nj); break;
+        case 4: s8_tile_avx512(4, xr, ldx, pp, groups, o, &e, r, j0, nj); break;
+        case 3: s8_tile_avx512(3, xr, ldx, pp, groups, o, &e, r, j0, nj); break;
+        case 2: s8_tile_avx512(2, xr, ldx, pp, groups, o, &e, r, j0, nj); break;
+        case 1: s8_tile_avx512(1, xr, ldx, pp, groups, o, &e, r, j0, nj); break;
+        default: break;
+        }
+    }
+}
+
 #endif
 
 static void s8_gemm(int isa, const uint8_t *x, size_t rows, size_t ldx, const int8_t *packed,
                     size_t n, size_t k, const s8_output *o) {
 #if CRNN_X86
-    if (crnn_effective_isa(isa) >= CRNN_ISA_AVX2) {
-        s8_gemm_avx2(x, rows, ldx, packed, n, k, o);
-        return;
+    switch (crnn_effective_isa(isa)) {
+    case CRNN_ISA_AVX512: s8_gemm_avx512(x, rows, ldx, packed, n, k, o); return;
+    case CRNN_ISA_AVX2_VNNI: s8_gemm_vnni256(x, rows, ldx, packed, n, k, o); return;
+    case CRNN_ISA_AVX2: s8_gemm_avx2(x, rows, ldx, packed, n, k, o); return;
+    default: break;
     }
 #endif
     (void)isa;
     s8_gemm_portable(x, rows, ldx, packed, n, k, o);
+}
+
+int crnn_s8_exact_isa(int isa) {
+    const int level = crnn_effective_isa(isa);
+    return level == CRNN_ISA_AVX2_VNNI || level == CRNN_ISA_AVX512 ? level : CRNN_ISA_PORTABLE;
 }
 
 void crnn_s8_gemm_acc(int isa, const uint8_t *xq, size_t rows, size_t ldx, const int8_t *packed,

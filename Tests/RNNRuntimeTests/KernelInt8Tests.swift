@@ -89,14 +89,15 @@ import RNNRuntime
         #expect(acc == [Int32](repeating: Int32(k) * 128 * -128, count: n))
     }
 
-    /// Codes above 128 would saturate vpmaddubsw; the wrapper routes them to the exact path.
-    @Test func codesAbove128AreExact() {
+    /// Codes above 128 would saturate vpmaddubsw; the wrapper routes them to an exact path.
+    @Test(arguments: KernelISA.allCases)
+    func codesAbove128AreExact(isa: KernelISA) {
         let c = Case((40, 23, 3), maxActivation: 255, perRowScales: false)
         let m = PackedInt8Matrix(values: c.w, outFeatures: c.n, inFeatures: c.k, scales: c.scales, bias: nil)
         let top = Int(c.xq.enumerated().filter { $0.offset % c.padded < c.k }.map(\.element).max()!)
         var acc = [Int32](repeating: 0, count: c.rows * c.n)
         c.xq.withUnsafeBufferPointer { xp in
-            acc.withUnsafeMutableBufferPointer { m.accumulate(xp, rows: c.rows, maxCode: top, into: $0) }
+            acc.withUnsafeMutableBufferPointer { m.accumulate(xp, rows: c.rows, maxCode: top, into: $0, isa: isa) }
         }
         #expect(top > 128)
         #expect(acc.map(Int64.init) == c.referenceAccumulators())

@@ -18,14 +18,21 @@
 extern "C" {
 #endif
 
-/* Instruction-set levels, ordered. */
+/* Instruction-set levels, from plain to widest. A CPU may support a level without the one
+ * below it (AVX-512 VNNI without AVX-VNNI); a call runs the highest supported level that is not
+ * above the requested one. */
 enum {
-    CRNN_ISA_PORTABLE = 0, /* plain C, any CPU */
-    CRNN_ISA_AVX2 = 1      /* x86-64 with AVX2 and FMA (and OS support for YMM state) */
+    CRNN_ISA_PORTABLE = 0,  /* plain C, any CPU */
+    CRNN_ISA_AVX2 = 1,      /* x86-64 AVX2 + FMA */
+    CRNN_ISA_AVX2_VNNI = 2, /* AVX2 + FMA + AVX-VNNI (vpdpbusd on YMM) */
+    CRNN_ISA_AVX512 = 3     /* AVX-512 F/BW/VL/VNNI */
 };
 
 /* The best level this CPU and OS support (cached after the first call; thread-safe). */
 int crnn_detect_isa(void);
+
+/* The level a call asking for `requested` runs at. */
+int crnn_effective_isa(int requested);
 
 /* ---------------------------------------------------------------------------------------------
  * float32 product y = x . W^T + b over a block of rows.
@@ -61,8 +68,8 @@ void crnn_f32_gemm(int isa, const float *x, size_t rows, size_t ldx,
  * Activations: xq rows have stride ldx >= crnn_s8_padded_k(k), and the padding bytes of each
  * row must be readable (any value; their weights are zero). The AVX2 path is exact only when
  * every activation is <= 128 (two u8*s8 products then fit vpmaddubsw's saturating int16);
- * PyTorch's reduce_range activations are 0..127. Callers with larger codes use
- * CRNN_ISA_PORTABLE, which is exact for all u8.
+ * PyTorch's reduce_range activations are 0..127. The VNNI levels (vpdpbusd) and the portable
+ * path are exact for all u8; callers with larger codes pass crnn_s8_exact_isa(isa).
  */
 #define CRNN_S8_PANEL 16
 #define CRNN_S8_KGROUP 4
@@ -70,6 +77,10 @@ void crnn_f32_gemm(int isa, const float *x, size_t rows, size_t ldx,
 size_t crnn_s8_padded_k(size_t k);
 /* Number of bytes of the packed form of an (n, k) matrix. */
 size_t crnn_s8_packed_count(size_t n, size_t k);
+
+/* The level to request for activations up to 255: `isa` itself when it runs a VNNI level,
+ * otherwise CRNN_ISA_PORTABLE. */
+int crnn_s8_exact_isa(int isa);
 
 /* Packs row-major w (n, k, row stride ldw >= k) into `packed` and writes colsum[j] = sum_c w[j][c]
  * (n entries; pass NULL to skip). */

@@ -50,7 +50,7 @@ package struct PackedInt8Matrix: Sendable {
     ///   - xq: (rows, paddedInFeatures) quantized activations, row stride `xStride` (default
     ///     `paddedInFeatures`); padding bytes may hold anything.
     ///   - maxCode: the largest activation code (as returned by ``QuantizeKernel/quantize``);
-    ///     codes above 128 take the exact portable path.
+    ///     codes above 128 avoid the AVX2 path, which would saturate.
     ///   - acc: (rows, outFeatures), row stride `outFeatures`; overwritten.
     package func accumulate(
         _ xq: UnsafeBufferPointer<UInt8>, rows: Int, xStride: Int? = nil, maxCode: Int,
@@ -70,7 +70,7 @@ package struct PackedInt8Matrix: Sendable {
     ///
     /// - Parameters:
     ///   - xq: (rows, paddedInFeatures) activations quantized with `scale` and `zeroPoint`.
-    ///   - maxCode: the largest activation code; codes above 128 take the exact portable path.
+    ///   - maxCode: the largest activation code; codes above 128 avoid the AVX2 path, which would saturate.
     ///   - y: (rows, outFeatures) with row stride `yStride` (default `outFeatures`); overwritten.
     @inline(__always)
     package func apply(
@@ -108,9 +108,10 @@ package struct PackedInt8Matrix: Sendable {
         precondition(rows == 0 || outCount >= (rows - 1) * ldy + outFeatures, "output is too short")
     }
 
-    /// vpmaddubsw is exact only while two u8·s8 products fit int16, i.e. activations <= 128.
+    /// AVX2's vpmaddubsw is exact only while two u8·s8 products fit int16, i.e. activations
+    /// <= 128; the VNNI levels and the portable path are exact for any code.
     @inline(__always)
     private static func level(_ isa: KernelISA, _ maxCode: Int) -> Int32 {
-        maxCode <= 128 ? isa.rawValue : KernelISA.portable.rawValue
+        maxCode <= 128 ? isa.rawValue : crnn_s8_exact_isa(isa.rawValue)
     }
 }
