@@ -44,6 +44,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(name: "SwiftAppExample", dependencies: ["RNNRuntime"], path: "Examples/SwiftAppExample"),
         .testTarget(name: "RNNFormatTests", dependencies: ["RNNFormat"]),
         .testTarget(name: "RNNRuntimeTests", dependencies: ["RNNRuntime", "RNNFormat"]),
         .testTarget(name: "rnnconvertTests", dependencies: ["rnnconvert"]),

@@ -1,6 +1,7 @@
 #ifndef CHDF5_SHIM_H
 #define CHDF5_SHIM_H
 #include <hdf5.h>
+#include <string.h>
 
 // libhdf5 exposes these as macros (often expanding to H5open() plus a global), which Swift
 // cannot import. Every symbol carries the module prefix.
@@ -28,5 +29,52 @@ static inline hid_t chdf5_t_std_u8le(void) { return H5T_STD_U8LE; }
 static inline hid_t chdf5_t_c_s1(void) { return H5T_C_S1; }
 static inline hsize_t chdf5_s_unlimited(void) { return H5S_UNLIMITED; }
 static inline H5O_type_t chdf5_o_type_group(void) { return H5O_TYPE_GROUP; }
+
+static inline hid_t chdf5_p_dataset_xfer(void) { return H5P_DATASET_XFER; }
+static inline unsigned chdf5_f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
+static inline unsigned chdf5_f_acc_excl(void) { return H5F_ACC_EXCL; }
+static inline unsigned chdf5_f_acc_trunc(void) { return H5F_ACC_TRUNC; }
+static inline size_t chdf5_t_variable(void) { return H5T_VARIABLE; }
+static inline haddr_t chdf5_haddr_undef(void) { return HADDR_UNDEF; }
+
+// What the restricted reading profile needs to know about an object, the same on libhdf5 1.10
+// (object address) and 1.12+ (object token): its type, an identity to detect objects reached
+// twice, and its attribute count. Returns a negative value on failure, like libhdf5.
+typedef struct chdf5_object_info_t {
+    H5O_type_t type;
+    unsigned char identity[16];
+    unsigned long long num_attrs;
+} chdf5_object_info_t;
+
+static inline herr_t chdf5_object_info(hid_t loc, const char *name, chdf5_object_info_t *out) {
+    memset(out, 0, sizeof(*out));
+#if H5_VERSION_GE(1, 12, 0)
+    H5O_info2_t info;
+    herr_t status = H5Oget_info_by_name3(loc, name, &info, H5O_INFO_BASIC | H5O_INFO_NUM_ATTRS, H5P_DEFAULT);
+    if (status < 0) return status;
+    memcpy(out->identity, &info.token, sizeof(info.token) < 16 ? sizeof(info.token) : 16);
+#else
+    H5O_info_t info;
+    herr_t status = H5Oget_info_by_name2(loc, name, &info, H5O_INFO_BASIC | H5O_INFO_NUM_ATTRS, H5P_DEFAULT);
+    if (status < 0) return status;
+    memcpy(out->identity, &info.addr, sizeof(info.addr));
+#endif
+    out->type = info.type;
+    out->num_attrs = (unsigned long long)info.num_attrs;
+    return status;
+}
+
+// The type of the link `name` in group `loc` (hard, soft, external, user-defined), without
+// following it. Returns H5L_TYPE_ERROR on failure.
+static inline H5L_type_t chdf5_link_type(hid_t loc, const char *name) {
+#if H5_VERSION_GE(1, 12, 0)
+    H5L_info2_t info;
+    if (H5Lget_info2(loc, name, &info, H5P_DEFAULT) < 0) return H5L_TYPE_ERROR;
+#else
+    H5L_info_t info;
+    if (H5Lget_info(loc, name, &info, H5P_DEFAULT) < 0) return H5L_TYPE_ERROR;
+#endif
+    return info.type;
+}
 
 #endif

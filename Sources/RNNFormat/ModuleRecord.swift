@@ -102,9 +102,13 @@ public struct FileMetadata: Sendable, Hashable {
 public struct ModelFile: Sendable, Hashable {
     public var metadata: FileMetadata
     public var modules: [ModuleRecord]
+    /// Objects of the source that belong to no RNN module (embeddings, heads, optimizer state),
+    /// named as the source names them (HDF5 paths, state_dict keys); sorted. Never written.
+    public var leftovers: [String]
 
-    public init(metadata: FileMetadata = FileMetadata(), modules: [ModuleRecord]) {
+    public init(metadata: FileMetadata = FileMetadata(), modules: [ModuleRecord], leftovers: [String] = []) {
         self.metadata = metadata
         self.modules = modules
+        self.leftovers = leftovers
     }
 }

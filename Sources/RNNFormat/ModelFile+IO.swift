@@ -1,0 +1,125 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension ModelFile {
+    /// Reads the RNN modules of a model file.
+    ///
+    /// Accepts canonical v1 files (spec/FORMAT.md) and bare h5py dumps of a state_dict, whose
+    /// modules are inferred from names and shapes. The restricted reading profile is enforced
+    /// before any data is read; every module is validated against its hyperparameters; stored
+    /// checksums are verified. Objects that belong to no RNN module are listed in `leftovers`.
+    ///
+    /// - Parameters:
+    ///   - path: the file.
+    ///   - options: what a bare dump does not record (`batch_first`, `nonlinearity`); attributes win.
+    /// - Throws: `RNNFormatError` naming the file, the object and expected versus found.
+    public static func read(path: String, options: InferenceOptions = InferenceOptions()) throws -> ModelFile {
+        switch try SourceFormat.detect(path: path) {
+        case .hdf5:
+            let result = try HDF5ModelReader.read(path: path, options: options, checksums: .enforce)
+            guard let model = result.model else {
+                throw result.mismatches.first ?? RNNFormatError(.malformed, file: path, "no model read")
+            }
+            return model
+        }
+    }
+
+    /// Writes a canonical v1 file atomically.
+    ///
+    /// The file is built in a temporary file in the target's directory, flushed, closed,
+    /// synced and renamed into place: readers see the old file or the complete new one, and a
+    /// failure leaves no partial output. Modules are validated first; every tensor gets a
+    /// `sha256` attribute.
+    ///
+    /// - Parameters:
+    ///   - path: the output file.
+    ///   - overwrite: replace an existing file; when false an existing file is refused.
+    /// - Throws: `RNNFormatError`: `.alreadyExists`, `.io`, validation errors naming the tensor,
+    ///   `.hdf5(function:)`.
+    public func write(to path: String, overwrite: Bool) throws {
+        try write(to: path, overwrite: overwrite, failure: nil)
+    }
+
+    /// `write(to:overwrite:)` with a hook a test uses to make the write fail at a given stage.
+    func write(to path: String, overwrite: Bool, failure: ((WriteStage) throws -> Void)?) throws {
+        try HDF5ModelWriter.check(self, file: path)
+        try AtomicFile.write(to: path, overwrite: overwrite, beforeCommit: { try failure?(.beforeCommit) }) { temporary in
+            try HDF5ModelWriter.write(self, temporary: temporary, file: path, failure: failure)
+        }
+    }
+
+    /// Checks a whole file: profile, structure, and every stored checksum, reporting each
+    /// mismatch rather than stopping at the first.
+    ///
+    /// - Returns: the report; `mismatches` is non-empty when the data is damaged (modules are
+    ///   then not validated, since their values cannot be trusted).
+    /// - Throws: `RNNFormatError` for anything other than a checksum mismatch.
+    public static func verify(path: String, options: InferenceOptions = InferenceOptions()) throws -> VerificationReport {
+        switch try SourceFormat.detect(path: path) {
+        case .hdf5:
+            let result = try HDF5ModelReader.read(path: path, options: options, checksums: .collect)
+            return VerificationReport(model: result.model, checked: result.checked.sorted(),
+                                      unchecked: result.unchecked.sorted(), mismatches: result.mismatches)
+        }
+    }
+}
+
+/// What `ModelFile.verify(path:)` found.
+public struct VerificationReport: Sendable {
+    /// The validated model; nil when checksums mismatched.
+    public var model: ModelFile?
+    /// Tensors whose stored `sha256` matched.
+    public var checked: [String]
+    /// Tensors without a stored checksum (bare dumps): readable, but not verifiable.
+    public var unchecked: [String]
+    /// One `.checksumMismatch` error per damaged tensor, naming it.
+    public var mismatches: [RNNFormatError]
+
+    public var isIntact: Bool { mismatches.isEmpty && model != nil }
+}
+
+/// The kind of source a file is, told by its first bytes (never by its name).
+enum SourceFormat {
+    case hdf5
+    // The checkpoint reader adds .pytorchZip and .safetensors here.
+
+    /// Reads the file's first bytes and names the format.
+    ///
+    /// - Throws: `.io` when the file cannot be read, `.truncated` for an empty file or a
+    ///   cut-off signature, `.notRecognized` for other content.
+    static func detect(path: String) throws -> SourceFormat {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw RNNFormatError(.io, file: path, "cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw RNNFormatError(.io, file: path, "cannot stat: \(String(cString: strerror(errno)))") }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw RNNFormatError(.io, file: path, "not a regular file") }
+        let size = Int(info.st_size)
+        guard size > 0 else { throw RNNFormatError(.truncated, file: path, "empty file (0 bytes); expected a model file") }
+
+        func bytes(at offset: Int, count: Int) -> [UInt8] {
+            var buffer = [UInt8](repeating: 0, count: count)
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
+            return n > 0 ? Array(buffer.prefix(n)) : []
+        }
+        let head = bytes(at: 0, count: 8)
+        let signature = HDF5Layout.signature
+        if head == signature { return .hdf5 }
+        // After a user block the signature sits at 512, 1024, 2048, ...
+        var offset = 512
+        while offset + 8 <= size && offset <= 1 << 20 {
+            if bytes(at: offset, count: 8) == signature { return .hdf5 }
+            offset *= 2
+        }
+        if head.count < 8 && Array(signature.prefix(head.count)) == head {
+            throw RNNFormatError(.truncated, file: path, "file of \(size) bytes ends inside the HDF5 signature")
+        }
+        let found = head.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined(separator: " ")
+        throw RNNFormatError(.notRecognized, file: path, "not an HDF5 file (expected signature 89 48 44 46 0d 0a 1a 0a, found \(found))")
+    }
+}

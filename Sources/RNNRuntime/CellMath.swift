@@ -1,0 +1,98 @@
+import Foundation
+
+/// The element-wise part of one recurrent step, after both products are computed: what
+/// distinguishes GRU, LSTM and RNN. The recurrence driver is generic over it, so each kind
+/// gets its own specialised time loop from one source.
+protocol CellMath: Sendable {
+    /// Gate blocks in the products' outputs (GRU 3, LSTM 4, RNN 1).
+    static var gateCount: Int { get }
+
+    /// Updates one row.
+    ///
+    /// - Parameters:
+    ///   - gi: (gates·H) input projection, `b_ih` included.
+    ///   - gh: (gates·H) hidden projection, `b_hh` included.
+    ///   - hPrev: (H) previous hidden state (read by GRU only; may equal `hOut`).
+    ///   - hOut: (H) the new hidden state before any projection.
+    ///   - c: (H) cell state, updated in place (LSTM only).
+    ///   - hidden: H.
+    func update(
+        gi: UnsafePointer<Float>, gh: UnsafePointer<Float>, hPrev: UnsafePointer<Float>,
+        hOut: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, hidden: Int
+    )
+}
+
+@inline(__always)
+func sigmoid(_ x: Float) -> Float {
+    1 / (1 + exp(-x))
+}
+
+/// GRU, gates r, z, n: n uses `r * gh_n` with `b_hn` inside `gh_n`; `h' = (h - n) * z + n` as PyTorch writes it.
+struct GRUMath: CellMath {
+    static var gateCount: Int { 3 }
+
+    @inline(__always)
+    func update(
+        gi: UnsafePointer<Float>, gh: UnsafePointer<Float>, hPrev: UnsafePointer<Float>,
+        hOut: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, hidden h: Int
+    ) {
+        for j in 0..<h {
+            let r = sigmoid(gi[j] + gh[j])
+            let z = sigmoid(gi[h + j] + gh[h + j])
+            let n = tanh(gi[2 * h + j] + r * gh[2 * h + j])
+            hOut[j] = (hPrev[j] - n) * z + n
+        }
+    }
+}
+
+/// LSTM, gates i, f, g, o: `c' = f*c + i*g`, `h' = o*tanh(c')`.
+struct LSTMMath: CellMath {
+    static var gateCount: Int { 4 }
+
+    @inline(__always)
+    func update(
+        gi: UnsafePointer<Float>, gh: UnsafePointer<Float>, hPrev: UnsafePointer<Float>,
+        hOut: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, hidden h: Int
+    ) {
+        for j in 0..<h {
+            let i = sigmoid(gi[j] + gh[j])
+            let f = sigmoid(gi[h + j] + gh[h + j])
+            let g = tanh(gi[2 * h + j] + gh[2 * h + j])
+            let o = sigmoid(gi[3 * h + j] + gh[3 * h + j])
+            let cNew = f * c[j] + i * g
+            c[j] = cNew
+            hOut[j] = o * tanh(cNew)
+        }
+    }
+}
+
+/// Elman RNN with tanh: `h' = tanh(gi + gh)`.
+struct TanhRNNMath: CellMath {
+    static var gateCount: Int { 1 }
+
+    @inline(__always)
+    func update(
+        gi: UnsafePointer<Float>, gh: UnsafePointer<Float>, hPrev: UnsafePointer<Float>,
+        hOut: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, hidden h: Int
+    ) {
+        for j in 0..<h {
+            hOut[j] = tanh(gi[j] + gh[j])
+        }
+    }
+}
+
+/// Elman RNN with ReLU: `h' = max(gi + gh, 0)`.
+struct ReLURNNMath: CellMath {
+    static var gateCount: Int { 1 }
+
+    @inline(__always)
+    func update(
+        gi: UnsafePointer<Float>, gh: UnsafePointer<Float>, hPrev: UnsafePointer<Float>,
+        hOut: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, hidden h: Int
+    ) {
+        for j in 0..<h {
+            let v = gi[j] + gh[j]
+            hOut[j] = v > 0 ? v : 0
+        }
+    }
+}

@@ -1,0 +1,194 @@
+/// Which tokens of a (T, B) batch are valid and in which order the driver visits them.
+///
+/// Like PyTorch's packed sequences, batch elements are visited sorted by decreasing length
+/// (stable), so the rows active at time `t` are the first `counts[t]` rows of the sorted state
+/// and the recurrent product covers exactly them with no gather. Valid tokens are stored
+/// time-major in that sorted order: token `(t, k)` is row `offsets[t] + k`.
+struct SequencePlan: Sendable {
+    let steps: Int
+    let batch: Int
+    /// Sorted position `k` holds batch element `order[k]`.
+    let order: [Int]
+    /// Active rows at each time step.
+    let counts: [Int]
+    /// First token row of each time step; `offsets[steps]` is the number of valid tokens.
+    let offsets: [Int]
+
+    var tokens: Int { offsets[steps] }
+
+    /// - Parameter lengths: per batch element, each in 1...steps; nil when every element is full.
+    init(steps: Int, batch: Int, lengths: ArraySlice<Int>?) {
+        self.steps = steps
+        self.batch = batch
+        guard let lengths else {
+            order = Array(0..<batch)
+            counts = Array(repeating: batch, count: steps)
+            offsets = (0...steps).map { $0 * batch }
+            return
+        }
+        precondition(lengths.count == batch && lengths.allSatisfy { $0 >= 1 && $0 <= steps })
+        let base = lengths.startIndex
+        let sorted = (0..<batch).sorted { a, b in
+            let la = lengths[base + a], lb = lengths[base + b]
+            return la != lb ? la > lb : a < b
+        }
+        order = sorted
+        var counts = [Int](repeating: 0, count: steps)
+        for length in lengths {
+            for t in 0..<length { counts[t] += 1 }
+        }
+        self.counts = counts
+        var offsets = [0]
+        for t in 0..<steps { offsets.append(offsets[t] + counts[t]) }
+        self.offsets = offsets
+    }
+}
+
+/// Where one independent call reads its input and writes its results: (T, B, I) or (B, T, I)
+/// input, (L·D, B, Hout) states, output like the input with D·Hout features; all contiguous.
+struct SliceBuffers {
+    var input: UnsafePointer<Float>
+    var batchFirst: Bool
+    var h0: UnsafePointer<Float>?
+    var c0: UnsafePointer<Float>?
+    /// Zero-filled by the caller; nil for cells.
+    var output: UnsafeMutablePointer<Float>?
+    var hN: UnsafeMutablePointer<Float>
+    /// LSTM kinds only.
+    var cN: UnsafeMutablePointer<Float>?
+}
+
+/// Scratch for one call, allocated once before the loops and carved into regions.
+struct RecurrenceWorkspace {
+    var storage: [Float]
+    var linear = LinearWorkspace()
+    let layerWidth: Int
+    let gateWidth: Int
+    let tokens: Int
+    let batch: Int
+    let hidden: Int
+    let stateWidth: Int
+
+    /// Sized for calls of at most `tokens` valid tokens over `batch` elements.
+    init(config: ModuleConfig, tokens: Int, batch: Int) {
+        layerWidth = max(config.inputSize, config.numDirections * config.outputSize)
+        gateWidth = config.gateRows
+        self.tokens = tokens
+        self.batch = batch
+        hidden = config.hiddenSize
+        stateWidth = config.outputSize
+        // two ping-pong layer buffers, input gates, hidden gates, h, c, h before projection
+        let count = 2 * tokens * layerWidth + tokens * gateWidth + batch * gateWidth
+            + batch * stateWidth + 2 * batch * hidden
+        storage = [Float](repeating: 0, count: count)
+    }
+}
+
+extension RecurrentWeights {
+    /// Runs every layer and direction of one independent call with the cell math `math`.
+    ///
+    /// Per layer and direction: one input product over all valid tokens, then per time step one
+    /// hidden product over the active rows, the cell update, and for LSTM with projection one
+    /// `weight_hr` product over the active rows. PyTorch's dynamic-int8 modules take their
+    /// activation scales at exactly these calls.
+    func runSlice<M: CellMath>(
+        _ math: M, plan: SequencePlan, buffers b: SliceBuffers, workspace ws: inout RecurrenceWorkspace
+    ) {
+        let steps = plan.steps, batch = plan.batch, tokens = plan.tokens
+        let inputSize = config.inputSize, hidden = config.hiddenSize, out = config.outputSize
+        let directions = config.numDirections, layerOutWidth = directions * out
+        let gateWidth = ws.gateWidth, layerWidth = ws.layerWidth
+        let capacity = ws.tokens
+        precondition(tokens <= capacity && batch <= ws.batch, "workspace too small for the call")
+        let projecting = config.projSize > 0
+        var linearWorkspace = ws.linear
+        defer { ws.linear = linearWorkspace }
+
+        ws.storage.withUnsafeMutableBufferPointer { storage in
+            let base = storage.baseAddress!
+            var bufferA = base
+            var bufferB = bufferA + capacity * layerWidth
+            let gates = bufferB + capacity * layerWidth
+            let hiddenGates = gates + capacity * gateWidth
+            let h = hiddenGates + batch * gateWidth
+            let c = h + batch * out
+            let hFull = c + batch * hidden
+
+            // Gather the valid tokens of the input, time-major in sorted order.
+            for t in 0..<steps {
+                for k in 0..<plan.counts[t] {
+                    let element = plan.order[k]
+                    let source = b.input + (b.batchFirst ? element * steps + t : t * batch + element) * inputSize
+                    (bufferA + (plan.offsets[t] + k) * inputSize).update(from: source, count: inputSize)
+                }
+            }
+
+            for layer in 0..<config.numLayers {
+                let inWidth = config.layerInputSize(layer)
+                let x = UnsafeBufferPointer(start: bufferA, count: tokens * inWidth)
+                for direction in 0..<directions {
+                    let weights = layers[layer][direction]
+                    let stateIndex = layer * directions + direction
+                    weights.inputProduct.apply(x, rows: tokens, into: UnsafeMutableBufferPointer(start: gates, count: tokens * gateWidth),
+                                               workspace: &linearWorkspace)
+                    for k in 0..<batch {
+                        let element = plan.order[k]
+                        let hRow = h + k * out, cRow = c + k * hidden
+                        if let h0 = b.h0 {
+                            hRow.update(from: h0 + (stateIndex * batch + element) * out, count: out)
+                        } else {
+                            hRow.update(repeating: 0, count: out)
+                        }
+                        if let c0 = b.c0 {
+                            cRow.update(from: c0 + (stateIndex * batch + element) * hidden, count: hidden)
+                        } else {
+                            cRow.update(repeating: 0, count: hidden)
+                        }
+                    }
+
+                    for step in 0..<steps {
+                        let t = direction == 0 ? step : steps - 1 - step
+                        let active = plan.counts[t]
+                        let first = plan.offsets[t]
+                        weights.hiddenProduct.apply(UnsafeBufferPointer(start: h, count: active * out), rows: active,
+                                                    into: UnsafeMutableBufferPointer(start: hiddenGates, count: active * gateWidth),
+                                                    workspace: &linearWorkspace)
+                        for k in 0..<active {
+                            math.update(gi: gates + (first + k) * gateWidth, gh: hiddenGates + k * gateWidth,
+                                        hPrev: h + k * out, hOut: projecting ? hFull + k * hidden : h + k * out,
+                                        c: c + k * hidden, hidden: hidden)
+                        }
+                        if let projection = weights.projection {
+                            projection.apply(UnsafeBufferPointer(start: hFull, count: active * hidden), rows: active,
+                                             into: UnsafeMutableBufferPointer(start: h, count: active * out),
+                                             workspace: &linearWorkspace)
+                        }
+                        for k in 0..<active {
+                            (bufferB + (first + k) * layerOutWidth + direction * out).update(from: h + k * out, count: out)
+                        }
+                    }
+
+                    for k in 0..<batch {
+                        let element = plan.order[k]
+                        (b.hN + (stateIndex * batch + element) * out).update(from: h + k * out, count: out)
+                        if let cN = b.cN {
+                            (cN + (stateIndex * batch + element) * hidden).update(from: c + k * hidden, count: hidden)
+                        }
+                    }
+                }
+                swap(&bufferA, &bufferB)
+            }
+
+            // Scatter the last layer's output back to (T, B) or (B, T); padding stays zero.
+            if let output = b.output {
+                for t in 0..<steps {
+                    for k in 0..<plan.counts[t] {
+                        let element = plan.order[k]
+                        let target = output + (b.batchFirst ? element * steps + t : t * batch + element) * layerOutWidth
+                        target.update(from: bufferA + (plan.offsets[t] + k) * layerOutWidth, count: layerOutWidth)
+                    }
+                }
+            }
+        }
+    }
+}

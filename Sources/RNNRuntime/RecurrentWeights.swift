@@ -1,0 +1,59 @@
+/// The products of one layer and direction, prepared once from the module's parameters.
+struct DirectionWeights: Sendable {
+    /// `weight_ih` with `bias_ih`.
+    let inputProduct: Linear
+    /// `weight_hh` with `bias_hh`.
+    let hiddenProduct: Linear
+    /// `weight_hr` (LSTM with `proj_size`), no bias.
+    let projection: Linear?
+}
+
+/// A module's hyperparameters and prepared products: immutable, shared by every call.
+struct RecurrentWeights: Sendable {
+    let config: ModuleConfig
+    /// Names the module in errors: kind and state_dict prefix.
+    let label: String
+    /// Indexed `[layer][direction]`; cells have one layer and one direction.
+    let layers: [[DirectionWeights]]
+
+    /// Validates `record` and prepares its products.
+    ///
+    /// - Throws: `RNNFormatError` when the parameters do not match the hyperparameters;
+    ///   `RNNRuntimeError.int8Unavailable` for int8 weights this build cannot run.
+    init(record: ModuleRecord) throws {
+        try record.validate(file: "module record", naming: .stateDict)
+        let config = record.config
+        let label = config.kind.rawValue + (record.path.isEmpty ? "" : " '\(record.path)'")
+        var built: [[DirectionWeights]] = []
+        let specs = config.expectedParameters
+        for layer in 0..<config.numLayers {
+            var directions: [DirectionWeights] = []
+            for direction in 0..<config.numDirections {
+                func parameter(_ role: ParameterSpec.Role) -> (name: String, value: Parameter)? {
+                    guard let spec = specs.first(where: { $0.role == role && $0.layer == layer && $0.direction == direction }),
+                          let value = record.parameters[spec.name] else { return nil }
+                    return (spec.name, value)
+                }
+                func linear(_ weightRole: ParameterSpec.Role, _ biasRole: ParameterSpec.Role?) throws -> Linear? {
+                    guard let weight = parameter(weightRole) else { return nil }
+                    let bias = biasRole.flatMap { parameter($0) }?.value.floatValue
+                    do {
+                        return try Linear(weight: weight.value, bias: bias)
+                    } catch RNNRuntimeError.int8Unavailable {
+                        throw RNNRuntimeError.int8Unavailable(module: label, parameter: weight.name)
+                    }
+                }
+                // validate() guarantees weight_ih and weight_hh are present.
+                guard let input = try linear(.weightIH, .biasIH), let hidden = try linear(.weightHH, .biasHH) else {
+                    preconditionFailure("validated record lacks weight_ih/weight_hh")
+                }
+                directions.append(DirectionWeights(inputProduct: input, hiddenProduct: hidden,
+                                                   projection: try linear(.weightHR, nil)))
+            }
+            built.append(directions)
+        }
+        self.config = config
+        self.label = label
+        self.layers = built
+    }
+}

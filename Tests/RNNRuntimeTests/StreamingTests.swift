@@ -1,0 +1,88 @@
+import RNNRuntime
+import Testing
+
+/// Feeding a sequence in chunks through `step(_:state:)` equals one call over it.
+@Suite("Streaming")
+struct StreamingTests {
+    /// Unidirectional sequence-module calls without lengths or leading dimensions.
+    static var streamableCalls: [Fixtures.CallRef] {
+        Fixtures.floatCalls.filter { ref in
+            guard ["batched", "h0", "unbatched", "unbatched_h0"].contains(ref.callName),
+                  let fixture = try? Fixtures.loadCase(ref.caseDirectory) else { return false }
+            let module = fixture.allModules[ref.moduleIndex]
+            return !module.config.bidirectional && !["GRUCell", "LSTMCell", "RNNCell"].contains(module.module)
+        }
+    }
+
+    static let chunkings: [[Int]] = [[1, 1, 1, 1, 1, 1], [2, 4], [3, 1, 2]]
+
+    @Test func streamableFixturesExist() {
+        #expect(Self.streamableCalls.count >= 30)
+    }
+
+    @Test(arguments: streamableCalls)
+    func chunksEqualOneCall(ref: Fixtures.CallRef) throws {
+        let loaded = try Fixtures.load(ref)
+        let a = loaded.arrays
+        let module = try AnyModule(loaded.record)
+        let whole = try module(a.input, h0: a.h0, c0: a.c0)
+        let batched = a.input.rank == 3
+        let timeAxis = batched && loaded.record.config.batchFirst ? 1 : 0
+        let steps = a.input.shape[timeAxis]
+        for chunking in Self.chunkings {
+            #expect(chunking.reduce(0, +) == steps)
+            var state = a.h0.map { StreamingState(h: $0, c: a.c0) } ?? module.initialState(batchSize: batched ? a.input.shape[1 - timeAxis] : nil)
+            var outputs: [Tensor] = []
+            var start = 0
+            for length in chunking {
+                outputs.append(try module.step(a.input.slice(along: timeAxis, start..<start + length), state: &state))
+                start += length
+            }
+            let streamed = Tensor.concatenate(outputs, along: timeAxis)
+            // Bitwise: the float kernels do not depend on how the sequence is split.
+            #expect(streamed == whole.output, "chunking \(chunking)")
+            #expect(state.h == whole.h)
+            #expect(state.c == whole.c)
+            // And PyTorch's numbers, within the parity tolerance.
+            #expect(maxAbsDifference(streamed, try #require(a.output)) <= PyTorchParityTests.tolerance)
+        }
+    }
+
+    @Test func typedModulesStreamFromZeroState() throws {
+        var generator = SplitMix64(seed: 7)
+        let lstm = try LSTM(inputSize: 3, hiddenSize: 5, numLayers: 2, projSize: 2, using: &generator)
+        let input = Tensor(shape: [4, 3], scalars: (0..<12).map { Float($0) / 7 - 0.5 })
+        let (output, hN, cN) = try lstm(input)
+        var state = lstm.initialState()
+        #expect(state.h.shape == [2, 2] && state.c?.shape == [2, 5])
+        var outputs: [Tensor] = []
+        for t in 0..<4 {
+            outputs.append(try lstm.step(input.slice(along: 0, t..<t + 1), state: &state))
+        }
+        #expect(Tensor.concatenate(outputs, along: 0) == output)
+        #expect(state.h == hN && state.c == cN)
+    }
+
+    @Test func bidirectionalModulesRefuseToStream() throws {
+        var generator = SplitMix64(seed: 1)
+        let gru = try GRU(inputSize: 2, hiddenSize: 3, bidirectional: true, using: &generator)
+        var state = gru.initialState()
+        #expect {
+            _ = try gru.step(Tensor(zeros: [1, 2]), state: &state)
+        } throws: { error in
+            guard case .unsupported(_, let message) = error as? RNNRuntimeError else { return false }
+            return message.contains("unidirectional")
+        }
+    }
+
+    @Test func wrongStateShapeNamesTheState() throws {
+        var generator = SplitMix64(seed: 1)
+        let gru = try GRU(inputSize: 2, hiddenSize: 3, using: &generator)
+        var state = gru.initialState(batchSize: 4)
+        #expect {
+            _ = try gru.step(Tensor(zeros: [1, 2, 2]), state: &state)
+        } throws: { error in
+            (error as? RNNRuntimeError) == .shapeMismatch(module: "GRU", argument: "state.h", expected: "(1, 2, 3)", actual: [1, 4, 3])
+        }
+    }
+}
