@@ -49,6 +49,11 @@ static void f32_gemm_portable(const float *x, size_t rows, size_t ldx, const flo
 
 #if CRNN_X86
 
+/* Every path computes each output as one fused multiply-add chain over k in order, starting from
+ * the bias, so a row's result does not depend on how many rows share the call or where it sits
+ * (streaming one step per call equals one call over the sequence, bit for bit). Independent
+ * chains for latency hiding come from several rows, or, for a single row, several panels. */
+
 CRNN_AVX2 CRNN_INLINE void f32_store_avx2(float *dst, size_t nj, __m256 a0, __m256 a1) {
     if (nj == NR) {
         _mm256_storeu_ps(dst, a0);
@@ -61,40 +66,33 @@ CRNN_AVX2 CRNN_INLINE void f32_store_avx2(float *dst, size_t nj, __m256 a0, __m2
     }
 }
 
-/* One row against one panel. Four independent accumulator pairs along k hide the FMA latency
- * (this is the time-loop GEMV, where only one row is available). */
-CRNN_AVX2 CRNN_INLINE void f32_tile1_avx2(const float *x, const float *pp, size_t k,
-                                         const float *b, float *y, size_t nj) {
-    __m256 a0 = _mm256_loadu_ps(b), a1 = _mm256_loadu_ps(b + 8);
-    __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
-    __m256 c0 = _mm256_setzero_ps(), c1 = _mm256_setzero_ps();
-    __m256 d0 = _mm256_setzero_ps(), d1 = _mm256_setzero_ps();
-    size_t c = 0;
-    for (; c + 4 <= k; c += 4) {
-        const float *w = pp + c * NR;
-        const __m256 x0 = _mm256_broadcast_ss(x + c), x1 = _mm256_broadcast_ss(x + c + 1);
-        const __m256 x2 = _mm256_broadcast_ss(x + c + 2), x3 = _mm256_broadcast_ss(x + c + 3);
-        a0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(w), a0);
-        a1 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(w + 8), a1);
-        b0 = _mm256_fmadd_ps(x1, _mm256_loadu_ps(w + 16), b0);
-        b1 = _mm256_fmadd_ps(x1, _mm256_loadu_ps(w + 24), b1);
-        c0 = _mm256_fmadd_ps(x2, _mm256_loadu_ps(w + 32), c0);
-        c1 = _mm256_fmadd_ps(x2, _mm256_loadu_ps(w + 40), c1);
-        d0 = _mm256_fmadd_ps(x3, _mm256_loadu_ps(w + 48), d0);
-        d1 = _mm256_fmadd_ps(x3, _mm256_loadu_ps(w + 56), d1);
+/* One row against `np` (1..4) consecutive panels starting at panel p. */
+CRNN_AVX2 CRNN_INLINE void f32_row_panels_avx2(const int np, const float *x, const float *packed, size_t p,
+                                              size_t n, size_t k, const float *bias, float *y) {
+    __m256 a0[4], a1[4];
+    float btmp[4][NR];
+    for (int q = 0; q < np; ++q) {
+        const size_t j0 = (p + q) * NR, nj = n - j0 < NR ? n - j0 : NR;
+        const float *b = crnn_panel_bias(bias, j0, nj, btmp[q]);
+        a0[q] = _mm256_loadu_ps(b);
+        a1[q] = _mm256_loadu_ps(b + 8);
     }
-    for (; c < k; ++c) {
-        const float *w = pp + c * NR;
+    const float *pp = packed + p * NR * k;
+    for (size_t c = 0; c < k; ++c) {
         const __m256 xv = _mm256_broadcast_ss(x + c);
-        a0 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w), a0);
-        a1 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w + 8), a1);
+        for (int q = 0; q < np; ++q) {
+            const float *w = pp + q * NR * k + c * NR;
+            a0[q] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w), a0[q]);
+            a1[q] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w + 8), a1[q]);
+        }
     }
-    a0 = _mm256_add_ps(_mm256_add_ps(a0, b0), _mm256_add_ps(c0, d0));
-    a1 = _mm256_add_ps(_mm256_add_ps(a1, b1), _mm256_add_ps(c1, d1));
-    f32_store_avx2(y, nj, a0, a1);
+    for (int q = 0; q < np; ++q) {
+        const size_t j0 = (p + q) * NR, nj = n - j0 < NR ? n - j0 : NR;
+        f32_store_avx2(y + j0, nj, a0[q], a1[q]);
+    }
 }
 
-/* MR rows (2..4) against one panel: the rows give the independent accumulator chains. */
+/* MR rows (2..4) against one panel. */
 CRNN_AVX2 CRNN_INLINE void f32_tile_avx2(const int mr, const float *x, size_t ldx, const float *pp,
                                         size_t k, const float *b, float *y, size_t ldy, size_t nj) {
     __m256 acc0[4], acc1[4];
@@ -111,23 +109,33 @@ CRNN_AVX2 CRNN_INLINE void f32_tile_avx2(const int mr, const float *x, size_t ld
     for (int r = 0; r < mr; ++r) f32_store_avx2(y + r * ldy, nj, acc0[r], acc1[r]);
 }
 
+CRNN_AVX2 static void f32_gemv_avx2(const float *x, const float *packed, size_t n, size_t k,
+                                    const float *bias, float *y) {
+    const size_t panels = crnn_round_up(n, NR) / NR;
+    size_t p = 0;
+    for (; p + 4 <= panels; p += 4) f32_row_panels_avx2(4, x, packed, p, n, k, bias, y);
+    switch (panels - p) {
+    case 3: f32_row_panels_avx2(3, x, packed, p, n, k, bias, y); break;
+    case 2: f32_row_panels_avx2(2, x, packed, p, n, k, bias, y); break;
+    case 1: f32_row_panels_avx2(1, x, packed, p, n, k, bias, y); break;
+    default: break;
+    }
+}
+
 CRNN_AVX2 static void f32_gemm_avx2(const float *x, size_t rows, size_t ldx, const float *packed,
                                     size_t n, size_t k, const float *bias, float *y, size_t ldy) {
     const size_t panels = crnn_round_up(n, NR) / NR;
-    float btmp[NR];
-    for (size_t p = 0; p < panels; ++p) {
-        const size_t j0 = p * NR, nj = n - j0 < NR ? n - j0 : NR;
-        const float *pp = packed + p * NR * k;
-        const float *b = crnn_panel_bias(bias, j0, nj, btmp);
-        size_t r = 0;
-        for (; r + 4 <= rows; r += 4) f32_tile_avx2(4, x + r * ldx, ldx, pp, k, b, y + r * ldy + j0, ldy, nj);
-        switch (rows - r) {
-        case 3: f32_tile_avx2(3, x + r * ldx, ldx, pp, k, b, y + r * ldy + j0, ldy, nj); break;
-        case 2: f32_tile_avx2(2, x + r * ldx, ldx, pp, k, b, y + r * ldy + j0, ldy, nj); break;
-        case 1: f32_tile1_avx2(x + r * ldx, pp, k, b, y + r * ldy + j0, nj); break;
-        default: break;
+    const size_t full = rows / 4 * 4;
+    if (full > 0) {
+        float btmp[NR];
+        for (size_t p = 0; p < panels; ++p) {
+            const size_t j0 = p * NR, nj = n - j0 < NR ? n - j0 : NR;
+            const float *pp = packed + p * NR * k;
+            const float *b = crnn_panel_bias(bias, j0, nj, btmp);
+            for (size_t r = 0; r < full; r += 4) f32_tile_avx2(4, x + r * ldx, ldx, pp, k, b, y + r * ldy + j0, ldy, nj);
         }
     }
+    for (size_t r = full; r < rows; ++r) f32_gemv_avx2(x + r * ldx, packed, n, k, bias, y + r * ldy);
 }
 
 /* AVX-512: one panel of 16 outputs is one ZMM register per k. */
@@ -137,25 +145,34 @@ CRNN_AVX512 CRNN_INLINE void f32_store_avx512(float *dst, size_t nj, __m512 a) {
     else _mm512_mask_storeu_ps(dst, (__mmask16)((1u << nj) - 1), a);
 }
 
-CRNN_AVX512 CRNN_INLINE void f32_tile1_avx512(const float *x, const float *pp, size_t k,
-                                             const float *b, float *y, size_t nj) {
-    __m512 a0 = _mm512_loadu_ps(b), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
-    size_t c = 0;
-    for (; c + 4 <= k; c += 4) {
-        const float *w = pp + c * NR;
-        a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[c]), _mm512_loadu_ps(w), a0);
-        a1 = _mm512_fmadd_ps(_mm512_set1_ps(x[c + 1]), _mm512_loadu_ps(w + 16), a1);
-        a2 = _mm512_fmadd_ps(_mm512_set1_ps(x[c + 2]), _mm512_loadu_ps(w + 32), a2);
-        a3 = _mm512_fmadd_ps(_mm512_set1_ps(x[c + 3]), _mm512_loadu_ps(w + 48), a3);
-    }
-    for (; c < k; ++c) a0 = _mm512_fmadd_ps(_mm512_set1_ps(x[c]), _mm512_loadu_ps(pp + c * NR), a0);
-    f32_store_avx512(y, nj, _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+CRNN_AVX512 CRNN_INLINE __m512 f32_bias_avx512(const float *bias, size_t j0, size_t nj) {
+    const __mmask16 mask = nj == NR ? (__mmask16)0xFFFF : (__mmask16)((1u << nj) - 1);
+    return bias ? _mm512_maskz_loadu_ps(mask, bias + j0) : _mm512_setzero_ps();
 }
 
-CRNN_AVX512 CRNN_INLINE void f32_tile_avx512(const int mr, const float *x, size_t ldx, const float *pp,
-                                            size_t k, const float *b, float *y, size_t ldy, size_t nj) {
+/* One row against `np` (1..8) consecutive panels starting at panel p. */
+CRNN_AVX512 CRNN_INLINE void f32_row_panels_avx512(const int np, const float *x, const float *packed, size_t p,
+                                                  size_t n, size_t k, const float *bias, float *y) {
     __m512 acc[8];
-    const __m512 bv = _mm512_loadu_ps(b);
+    for (int q = 0; q < np; ++q) {
+        const size_t j0 = (p + q) * NR;
+        acc[q] = f32_bias_avx512(bias, j0, n - j0 < NR ? n - j0 : NR);
+    }
+    const float *pp = packed + p * NR * k;
+    for (size_t c = 0; c < k; ++c) {
+        const __m512 xv = _mm512_set1_ps(x[c]);
+        for (int q = 0; q < np; ++q) acc[q] = _mm512_fmadd_ps(xv, _mm512_loadu_ps(pp + q * NR * k + c * NR), acc[q]);
+    }
+    for (int q = 0; q < np; ++q) {
+        const size_t j0 = (p + q) * NR;
+        f32_store_avx512(y + j0, n - j0 < NR ? n - j0 : NR, acc[q]);
+    }
+}
+
+/* MR rows (2..8) against one panel. */
+CRNN_AVX512 CRNN_INLINE void f32_tile_avx512(const int mr, const float *x, size_t ldx, const float *pp,
+                                            size_t k, __m512 bv, float *y, size_t ldy, size_t nj) {
+    __m512 acc[8];
     for (int r = 0; r < mr; ++r) acc[r] = bv;
     for (size_t c = 0; c < k; ++c) {
         const __m512 w = _mm512_loadu_ps(pp + c * NR);
@@ -164,29 +181,50 @@ CRNN_AVX512 CRNN_INLINE void f32_tile_avx512(const int mr, const float *x, size_
     for (int r = 0; r < mr; ++r) f32_store_avx512(y + r * ldy, nj, acc[r]);
 }
 
+CRNN_AVX512 static void f32_gemv_avx512(const float *x, const float *packed, size_t n, size_t k,
+                                        const float *bias, float *y) {
+    const size_t panels = crnn_round_up(n, NR) / NR;
+    size_t p = 0;
+    for (; p + 8 <= panels; p += 8) f32_row_panels_avx512(8, x, packed, p, n, k, bias, y);
+    switch (panels - p) {
+    case 7: f32_row_panels_avx512(7, x, packed, p, n, k, bias, y); break;
+    case 6: f32_row_panels_avx512(6, x, packed, p, n, k, bias, y); break;
+    case 5: f32_row_panels_avx512(5, x, packed, p, n, k, bias, y); break;
+    case 4: f32_row_panels_avx512(4, x, packed, p, n, k, bias, y); break;
+    case 3: f32_row_panels_avx512(3, x, packed, p, n, k, bias, y); break;
+    case 2: f32_row_panels_avx512(2, x, packed, p, n, k, bias, y); break;
+    case 1: f32_row_panels_avx512(1, x, packed, p, n, k, bias, y); break;
+    default: break;
+    }
+}
+
 CRNN_AVX512 static void f32_gemm_avx512(const float *x, size_t rows, size_t ldx, const float *packed,
                                         size_t n, size_t k, const float *bias, float *y, size_t ldy) {
     const size_t panels = crnn_round_up(n, NR) / NR;
-    float btmp[NR];
-    for (size_t p = 0; p < panels; ++p) {
-        const size_t j0 = p * NR, nj = n - j0 < NR ? n - j0 : NR;
-        const float *pp = packed + p * NR * k;
-        const float *b = crnn_panel_bias(bias, j0, nj, btmp);
-        size_t r = 0;
-        for (; r + 8 <= rows; r += 8) f32_tile_avx512(8, x + r * ldx, ldx, pp, k, b, y + r * ldy + j0, ldy, nj);
-        const float *xr = x + r * ldx;
-        float *yr = y + r * ldy + j0;
-        switch (rows - r) {
-        case 7: f32_tile_avx512(7, xr, ldx, pp, k, b, yr, ldy, nj); break;
-        case 6: f32_tile_avx512(6, xr, ldx, pp, k, b, yr, ldy, nj); break;
-        case 5: f32_tile_avx512(5, xr, ldx, pp, k, b, yr, ldy, nj); break;
-        case 4: f32_tile_avx512(4, xr, ldx, pp, k, b, yr, ldy, nj); break;
-        case 3: f32_tile_avx512(3, xr, ldx, pp, k, b, yr, ldy, nj); break;
-        case 2: f32_tile_avx512(2, xr, ldx, pp, k, b, yr, ldy, nj); break;
-        case 1: f32_tile1_avx512(xr, pp, k, b, yr, nj); break;
-        default: break;
+    size_t r0 = 0;
+    if (rows >= 2) {
+        for (size_t p = 0; p < panels; ++p) {
+            const size_t j0 = p * NR, nj = n - j0 < NR ? n - j0 : NR;
+            const float *pp = packed + p * NR * k;
+            const __m512 bv = f32_bias_avx512(bias, j0, nj);
+            size_t r = 0;
+            for (; r + 8 <= rows; r += 8) f32_tile_avx512(8, x + r * ldx, ldx, pp, k, bv, y + r * ldy + j0, ldy, nj);
+            const float *xr = x + r * ldx;
+            float *yr = y + r * ldy + j0;
+            switch (rows - r) {
+            case 7: f32_tile_avx512(7, xr, ldx, pp, k, bv, yr, ldy, nj); break;
+            case 6: f32_tile_avx512(6, xr, ldx, pp, k, bv, yr, ldy, nj); break;
+            case 5: f32_tile_avx512(5, xr, ldx, pp, k, bv, yr, ldy, nj); break;
+            case 4: f32_tile_avx512(4, xr, ldx, pp, k, bv, yr, ldy, nj); break;
+            case 3: f32_tile_avx512(3, xr, ldx, pp, k, bv, yr, ldy, nj); break;
+            case 2: f32_tile_avx512(2, xr, ldx, pp, k, bv, yr, ldy, nj); break;
+            case 1: f32_tile_avx512(1, xr, ldx, pp, k, bv, yr, ldy, nj); break;
+            default: break;
+            }
         }
+        r0 = rows;
     }
+    for (size_t r = r0; r < rows; ++r) f32_gemv_avx512(x + r * ldx, packed, n, k, bias, y + r * ldy);
 }
 
 #endif

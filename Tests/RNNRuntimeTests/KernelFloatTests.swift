@@ -64,4 +64,25 @@ import RNNRuntime
             }
         }
     }
+
+    /// The runtime's streaming contract: one row per call gives bit-identical results to the
+    /// same row inside a many-row call, whatever its position in the block.
+    @Test(arguments: KernelISA.allCases, [(40, 33, 13), (384, 128, 9), (17, 5, 3)])
+    func rowsAreIndependentOfTheBlock(isa: KernelISA, shape: (Int, Int, Int)) {
+        let (n, k, rows) = shape
+        var rng = KernelTestRandom(seed: UInt64(n + k + rows))
+        let w = rng.floats(n * k), b = rng.floats(n), x = rng.floats(rows * k)
+        let m = PackedFloatMatrix(weights: w, outFeatures: n, inFeatures: k, bias: b)
+        var block = [Float](repeating: 0, count: rows * n), single = block
+        x.withUnsafeBufferPointer { xp in
+            block.withUnsafeMutableBufferPointer { m.apply(xp, rows: rows, into: $0, isa: isa) }
+            single.withUnsafeMutableBufferPointer { yp in
+                for r in 0..<rows {
+                    m.apply(UnsafeBufferPointer(rebasing: xp[(r * k)..<((r + 1) * k)]), rows: 1,
+                            into: UnsafeMutableBufferPointer(rebasing: yp[(r * n)..<((r + 1) * n)]), isa: isa)
+                }
+            }
+        }
+        #expect(block.map(\.bitPattern) == single.map(\.bitPattern))
+    }
 }
