@@ -118,6 +118,24 @@ void crnn_f32_minmax(int isa, const float *x, size_t rows, size_t cols, size_t l
 int crnn_quantize_u8(int isa, const float *x, size_t rows, size_t cols, size_t ldx,
                      float inv_scale, int32_t zero_point, uint8_t *xq, size_t ldq);
 
+/* ---------------------------------------------------------------------------------------------
+ * Cell updates after both products, in PyTorch's operation order. sigmoid(x) = 1/(1 + e^-x)
+ * and tanh come from a vector exp with about 1 ulp of error (a few ulp for the results);
+ * the portable path uses libm. Element j's result does not depend on `hidden`'s remainder.
+ */
+
+/* GRU, gate blocks r, z, n of `hidden` each in gi (b_ih included) and gh (b_hh included):
+ * r = sigmoid(gi_r + gh_r), z = sigmoid(gi_z + gh_z), n = tanh(gi_n + gh_n * r),
+ * h_out = (h_prev - n) * z + n. h_prev may equal h_out. */
+void crnn_gru_cell(int isa, const float *gi, const float *gh, const float *h_prev, float *h_out, size_t hidden);
+
+/* LSTM, gate blocks i, f, g, o: c = f * c + i * g (in place), h_out = o * tanh(c). */
+void crnn_lstm_cell(int isa, const float *gi, const float *gh, float *c, float *h_out, size_t hidden);
+
+/* Element-wise y = sigmoid(x), y = tanh(x) (y may equal x). */
+void crnn_sigmoid(int isa, const float *x, float *y, size_t n);
+void crnn_tanh(int isa, const float *x, float *y, size_t n);
+
 #ifdef __cplusplus
 }
 #endif
