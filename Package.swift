@@ -45,6 +45,9 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "SwiftAppExample", dependencies: ["RNNRuntime"], path: "Examples/SwiftAppExample"),
+        // Single-thread product timings against the weight-streaming floor (BENCHMARKS.md);
+        // not a product: `swift run -c release kernelbench [H ...]`.
+        .executableTarget(name: "kernelbench", dependencies: ["RNNRuntime", "CRNNKernels"]),
         .testTarget(name: "RNNFormatTests", dependencies: ["RNNFormat"]),
         .testTarget(name: "RNNRuntimeTests", dependencies: ["RNNRuntime", "RNNFormat"]),
         .testTarget(name: "rnnconvertTests", dependencies: ["rnnconvert"]),

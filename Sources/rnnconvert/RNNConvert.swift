@@ -8,6 +8,6 @@ struct RNNConvert: ParsableCommand {
         commandName: "rnnconvert",
         abstract: "Inspect, import, quantize, run, verify and benchmark RNN model files.",
         version: "0.1.0",
-        subcommands: [RunCommand.self]
+        subcommands: [RunCommand.self, BenchCommand.self]
     )
 }

@@ -136,6 +136,12 @@ void crnn_lstm_cell(int isa, const float *gi, const float *gh, float *c, float *
 void crnn_sigmoid(int isa, const float *x, float *y, size_t n);
 void crnn_tanh(int isa, const float *x, float *y, size_t n);
 
+/* ---------------------------------------------------------------------------------------------
+ * Benchmark support: reads `bytes` bytes (a multiple of 128) once with the widest loads of
+ * `isa` and returns a checksum, so the time it takes is the machine's floor for streaming
+ * those bytes, which is what a memory-bound product cannot beat. */
+float crnn_stream_read(int isa, const void *data, size_t bytes);
+
 #ifdef __cplusplus
 }
 #endif
