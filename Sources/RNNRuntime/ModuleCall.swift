@@ -152,7 +152,9 @@ extension RecurrentWeights {
         var h = [Float](repeating: 0, count: layout.hShape.reduce(1, *))
         var c = [Float](repeating: 0, count: layout.cShape?.reduce(1, *) ?? 0)
         let h0 = h0?.scalars ?? [], c0 = c0?.scalars ?? []
-        var workspace = RecurrenceWorkspace(config: config, tokens: plans.map(\.tokens).max() ?? 0, batch: layout.batch)
+        let tokens = plans.map(\.tokens).max() ?? 0
+        var workspace = RecurrenceWorkspace(config: config, tokens: tokens, batch: layout.batch,
+                                            lanes: directionLanes(tokens: tokens))
         input.scalars.withUnsafeBufferPointer { x in
             h0.withUnsafeBufferPointer { h0 in
                 c0.withUnsafeBufferPointer { c0 in
