@@ -48,7 +48,7 @@ let package = Package(
         // Single-thread product timings against the weight-streaming floor (BENCHMARKS.md);
         // not a product: `swift run -c release kernelbench [H ...]`.
         .executableTarget(name: "kernelbench", dependencies: ["RNNRuntime", "CRNNKernels"]),
-        .testTarget(name: "RNNFormatTests", dependencies: ["RNNFormat"]),
+        .testTarget(name: "RNNFormatTests", dependencies: ["RNNFormat", "CZlib"]),
         .testTarget(name: "RNNRuntimeTests", dependencies: ["RNNRuntime", "RNNFormat"]),
         .testTarget(name: "rnnconvertTests", dependencies: ["rnnconvert"]),
     ],

@@ -89,6 +89,13 @@ def main():
     bare(case("bare_flat_names.h5", None, "bare dump with dotted dataset names at the root loads"),
          group="/", tensors={"rnn." + k: v for k, v in GRU.items()})
 
+    def extras(f, g):
+        f.create_dataset("model/embed/weight", data=np.ones((4, 3), np.float32))
+        f.create_dataset("head/weight", data=np.ones((2, 2), np.float32))
+        f.create_dataset("head/steps", data=np.int64(7))
+    bare(case("bare_with_leftovers.h5", None, "bare dump of a whole model: non-RNN tensors are leftovers, not errors"),
+         group="model/rnn", mutate=extras)
+
     def filtered(f, g):
         for k in list(g):
             data = g[k][()]
@@ -131,6 +138,8 @@ def main():
     canonical(case("bool_two.h5", "attribute bidirectional: expected a bool (0 or 1, or h5py's bool), found integer 2", "bool out of range"),
               attrs={**GRU_ATTRS, "bidirectional": 2})
     canonical(case("negative_hidden.h5", "expected hidden_size between 1 and", "negative size"), attrs={**GRU_ATTRS, "hidden_size": -1})
+    canonical(case("int64_min_size.h5", "attribute input_size: expected an integer within 32 bits, found integer -9223372036854775808", "extreme integer"),
+              attrs={**GRU_ATTRS, "input_size": np.int64(-2**63)})
     canonical(case("missing_input_size.h5", "missing attribute input_size", "required attribute absent"),
               attrs={k: v for k, v in GRU_ATTRS.items() if k != "input_size"})
     canonical(case("unexpected_dataset.h5", "/rnn/extra: unexpected in a GRU", "stray dataset in a module group"),
@@ -237,10 +246,32 @@ def main():
         for i in range(300):
             g.attrs[f"a{i:03d}"] = i
     canonical(case("many_attributes.h5", "expected at most 256 attributes, found 308", "attribute count beyond the cap"), mutate=many_attrs, libver="latest")
-    canonical(case("big_attribute.h5", "attribute blob stores 102400 bytes (at most 65536 allowed)", "attribute beyond 64 KiB (dense storage)"),
-              mutate=lambda f, g: g.attrs.create("blob", np.zeros(25600, np.float32)), libver="latest")
+    canonical(case("big_attribute.h5", "/rnn: attribute dropout stores 102400 bytes (at most 65536 allowed)", "attribute beyond 64 KiB (dense storage)"),
+              attrs={**GRU_ATTRS, "dropout": np.zeros(25600, np.float32)}, libver="latest")
     canonical(case("long_name.h5", "link name of 2000 bytes (at most 1024 allowed)", "link name beyond the cap"),
               mutate=lambda f, g: f.create_group("n" * 2000))
+
+    # A global heap object (a variable-length string) whose size is corrupted: libhdf5 1.10
+    # would memcpy that many bytes; the reader checks every heap collection first.
+    path = case("damaged_global_heap.h5", "global heap at byte", "heap object size beyond its collection")
+    canonical(path)
+    with open(path, "r+b") as out:
+        data = out.read()
+        at = data.index(b"GCOL\x01\x00\x00\x00")
+        out.seek(at + 16 + 8 + 7)  # first object's 8-byte size, top byte
+        out.write(b"\x08")
+
+    # A string reference (length, heap address, object index) naming an object the heap does
+    # not hold: libhdf5 1.10 would index past its object table.
+    path = case("damaged_heap_reference.h5", "which the heap does not hold", "string reference to a missing heap object")
+    canonical(path)
+    with open(path, "r+b") as out:
+        data = out.read()
+        heap = data.index(b"GCOL\x01\x00\x00\x00")
+        # The module attribute "GRU": length 3, then the heap's address, then the object index.
+        at = data.index((3).to_bytes(4, "little") + heap.to_bytes(8, "little"))
+        out.seek(at + 4 + 8 + 2)  # object index, third byte
+        out.write(b"\x7f")
 
     with open(os.path.join(ROOT, "index.json"), "w") as out:
         json.dump(entries, out, indent=1)

@@ -9,10 +9,12 @@ import Darwin
 extension ModelFile {
     /// Reads the RNN modules of a model file.
     ///
-    /// Accepts canonical v1 files (spec/FORMAT.md) and bare h5py dumps of a state_dict, whose
-    /// modules are inferred from names and shapes. The restricted reading profile is enforced
-    /// before any data is read; every module is validated against its hyperparameters; stored
-    /// checksums are verified. Objects that belong to no RNN module are listed in `leftovers`.
+    /// Accepts canonical v1 files (spec/FORMAT.md), bare h5py dumps of a state_dict, PyTorch
+    /// checkpoints (`torch.save`, zip format) and safetensors files (spec/CHECKPOINTS.md); the
+    /// format is told by the first bytes, never by the name. Modules of dumps and checkpoints are
+    /// inferred from names and shapes. The restricted reading profile is enforced before any data
+    /// is read; every module is validated against its hyperparameters; stored checksums are
+    /// verified. Objects that belong to no RNN module are listed in `leftovers`.
     ///
     /// - Parameters:
     ///   - path: the file.
@@ -26,6 +28,10 @@ extension ModelFile {
                 throw result.mismatches.first ?? RNNFormatError(.malformed, file: path, "no model read")
             }
             return model
+        case .pytorch:
+            return try TorchCheckpoint.read(path: path, options: options)
+        case .safetensors:
+            return try SafetensorsFile.read(path: path, options: options)
         }
     }
 
@@ -65,6 +71,14 @@ extension ModelFile {
             let result = try HDF5ModelReader.read(path: path, options: options, checksums: .collect)
             return VerificationReport(model: result.model, checked: result.checked.sorted(),
                                       unchecked: result.unchecked.sorted(), mismatches: result.mismatches)
+        case .pytorch:
+            // Every storage read was checked against the zip's CRC-32 (a damaged one throws).
+            let model = try TorchCheckpoint.read(path: path, options: options)
+            return VerificationReport(model: model, checked: model.stateDictKeys, unchecked: [], mismatches: [])
+        case .safetensors:
+            // safetensors stores no checksum.
+            let model = try SafetensorsFile.read(path: path, options: options)
+            return VerificationReport(model: model, checked: [], unchecked: model.stateDictKeys, mismatches: [])
         }
     }
 }
@@ -86,7 +100,9 @@ public struct VerificationReport: Sendable {
 /// The kind of source a file is, told by its first bytes (never by its name).
 enum SourceFormat {
     case hdf5
-    // The checkpoint reader adds .pytorchZip and .safetensors here.
+    /// `torch.save` output: a zip archive, or the legacy formats (refused with their own message).
+    case pytorch
+    case safetensors
 
     /// Reads the file's first bytes and names the format.
     ///
@@ -119,7 +135,18 @@ enum SourceFormat {
         if head.count < 8 && Array(signature.prefix(head.count)) == head {
             throw RNNFormatError(.truncated, file: path, "file of \(size) bytes ends inside the HDF5 signature")
         }
+        let prefix = bytes(at: 0, count: 512)
+        if TorchCheckpoint.hasSignature(prefix) { return .pytorch }
+        if SafetensorsFile.hasSignature(prefix, fileSize: size) { return .safetensors }
         let found = head.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined(separator: " ")
-        throw RNNFormatError(.notRecognized, file: path, "not an HDF5 file (expected signature 89 48 44 46 0d 0a 1a 0a, found \(found))")
+        throw RNNFormatError(.notRecognized, file: path,
+                             "unrecognized file format: not an HDF5 file (expected signature 89 48 44 46 0d 0a 1a 0a, found \(found)), nor a PyTorch checkpoint (zip) or safetensors file")
+    }
+}
+
+extension ModelFile {
+    /// Every parameter as a state_dict key (`model.encoder.weight_ih_l0`), sorted.
+    var stateDictKeys: [String] {
+        modules.flatMap { m in m.parameters.keys.map { ObjectNaming.stateDict.name(prefix: m.path, $0) } }.sorted()
     }
 }

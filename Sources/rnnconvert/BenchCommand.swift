@@ -54,12 +54,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        do {
-            try execute()
-        } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode.failure
-        }
+        try ErrorReporting.run(execute)
     }
 
     private func execute() throws {
@@ -73,14 +68,14 @@ struct BenchCommand: ParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+            printLine(String(decoding: try encoder.encode(result), as: UTF8.self))
             return
         }
         let mode = result.streaming ? "one step per call" : "whole sequence"
-        print("\(result.module): T=\(result.sequenceLength) B=\(result.batchSize), \(result.threads) thread(s), \(mode), kernels \(result.isa)")
-        print(String(format: "us/step  median %.3f  min %.3f  max %.3f  (%d runs)",
+        printLine("\(result.module): T=\(result.sequenceLength) B=\(result.batchSize), \(result.threads) thread(s), \(mode), kernels \(result.isa)")
+        printLine(String(format: "us/step  median %.3f  min %.3f  max %.3f  (%d runs)",
                      result.usPerStep, result.usPerStepMin, result.usPerStepMax, result.runs))
-        print(String(format: "GFLOP/s %.2f  weight bandwidth %.2f GB/s (%d weight bytes per step)",
+        printLine(String(format: "GFLOP/s %.2f  weight bandwidth %.2f GB/s (%d weight bytes per step)",
                      result.gflops, result.weightBandwidthGBs, result.weightBytes))
     }
 }

@@ -40,12 +40,7 @@ struct RunCommand: ParsableCommand {
     var lengths: String?
 
     func run() throws {
-        do {
-            try execute()
-        } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-            throw ExitCode.failure
-        }
+        try ErrorReporting.run(execute)
     }
 
     private func execute() throws {

@@ -16,7 +16,7 @@ enum HDF5AttributeValue: Equatable {
         switch self {
         case .integers(let v): v.count == 1 ? "integer \(v[0])" : "\(v.count) integers"
         case .floats(let v): v.count == 1 ? "float \(v[0])" : "\(v.count) floats"
-        case .string(let s): "string \"\(s.count > 40 ? String(s.prefix(40)) + "..." : s)\""
+        case .string(let s): "string " + (s.count > 40 ? String(s.prefix(40)) + "..." : s).debugDescription
         case .bool(let b): "bool \(b)"
         }
     }
@@ -50,7 +50,11 @@ extension HDF5Session {
             _ = try self.count("H5Aget_name_by_idx", object: object) {
                 H5Aget_name_by_idx(owner, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), &buffer, buffer.count, chdf5_p_default())
             }
-            names.append(String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            let name = String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw RNNFormatError(.refused, file: file, object: object, "attribute name \(name.debugDescription) with control characters refused")
+            }
+            names.append(name)
         }
         return names
     }
@@ -75,7 +79,7 @@ extension HDF5Session {
                 }
             }
             try withAttributeType(attribute, object: place) { type in
-                let cls = H5Tget_class(type)
+                let cls = try typeClass(type, object: place)
                 guard cls == H5T_INTEGER || cls == H5T_FLOAT || cls == H5T_STRING || cls == H5T_ENUM else {
                     throw RNNFormatError(.unsupportedType, file: file, object: object,
                                          "attribute \(name): expected an integer, float, string or bool, found \(HDF5TypeClass.name(cls))")
@@ -94,7 +98,7 @@ extension HDF5Session {
         }
         return try withAttribute(owner, name, object: object) { attribute in
             let count = try withAttributeSpace(attribute, object: place) { space -> Int in
-                let kind = H5Sget_simple_extent_type(space)
+                let kind = try spaceClass(space, object: place)
                 guard kind == H5S_SCALAR || kind == H5S_SIMPLE else { throw invalid("expected a value, found an empty (null) dataspace") }
                 let rank = try self.count("H5Sget_simple_extent_ndims", object: place) { H5Sget_simple_extent_ndims(space) }
                 guard rank <= 1 else { throw invalid("expected a scalar or a one-dimensional array, found rank \(rank)") }
@@ -104,7 +108,7 @@ extension HDF5Session {
                 throw RNNFormatError(.refused, file: file, object: object, "attribute \(name) holds \(count) elements (at most \(HDF5AttributeLimits.maxElements) allowed)")
             }
             return try withAttributeType(attribute, object: place) { type -> HDF5AttributeValue in
-                let cls = H5Tget_class(type)
+                let cls = try typeClass(type, object: place)
                 switch cls {
                 case H5T_INTEGER:
                     var values = [Int64](repeating: 0, count: count)
@@ -132,7 +136,8 @@ extension HDF5Session {
         if try truth("H5Tis_variable_str", object: place, { H5Tis_variable_str(type) }) {
             return try withTypeCopy(chdf5_t_c_s1(), object: place) { memory in
                 try status("H5Tset_size", object: place) { H5Tset_size(memory, chdf5_t_variable()) }
-                try status("H5Tset_cset", object: place) { H5Tset_cset(memory, H5Tget_cset(type)) }
+                let cset = try call("H5Tget_cset", object: place, failed: { $0 == H5T_CSET_ERROR }) { H5Tget_cset(type) }
+                try status("H5Tset_cset", object: place) { H5Tset_cset(memory, cset) }
                 var pointer: UnsafeMutablePointer<CChar>? = nil
                 try status("H5Aread", object: place) { H5Aread(attribute, memory, &pointer) }
                 guard let pointer else { return "" }
@@ -156,7 +161,8 @@ extension HDF5Session {
             try status("H5Aread", object: place) { H5Aread(attribute, memory, &bytes) }
         }
         var end = bytes.firstIndex(of: 0) ?? bytes.count
-        if H5Tget_strpad(type) == H5T_STR_SPACEPAD {
+        let pad = try call("H5Tget_strpad", object: place, failed: { $0 == H5T_STR_ERROR }) { H5Tget_strpad(type) }
+        if pad == H5T_STR_SPACEPAD {
             while end > 0 && bytes[end - 1] == 0x20 { end -= 1 }
         }
         return String(decoding: bytes[..<end], as: UTF8.self)
@@ -248,6 +254,18 @@ extension HDF5Session {
         try le.withUnsafeBytes { raw in
             try writeAttribute(owner, name, type: chdf5_t_std_i32le(), shape: [values.count], object: object, raw.baseAddress)
         }
+    }
+}
+
+extension HDF5Session {
+    /// The class of a datatype.
+    func typeClass(_ type: hid_t, object: String) throws -> H5T_class_t {
+        try call("H5Tget_class", object: object, failed: { $0 == H5T_NO_CLASS }) { H5Tget_class(type) }
+    }
+
+    /// The class of a dataspace (scalar, simple, null).
+    func spaceClass(_ space: hid_t, object: String) throws -> H5S_class_t {
+        try call("H5Sget_simple_extent_type", object: object, failed: { $0 == H5S_NO_CLASS }) { H5Sget_simple_extent_type(space) }
     }
 }
 

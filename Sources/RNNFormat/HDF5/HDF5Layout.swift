@@ -29,6 +29,10 @@ enum HDF5Layout {
     static let quantization = "quantization"
     static let datasetAttributes: Set<String> = [checksum, scale, zeroPoint, quantization]
 
+    /// Every attribute name the spec defines, on any object.
+    static let knownAttributes: [String] =
+        [format, formatVersion, producer, module] + hyperparameters.sorted() + datasetAttributes.sorted()
+
     /// The constructor arguments PyTorch's class `kind` takes, in its signature's order:
     /// what the writer stores, so `getattr(torch.nn, module)(**attrs)` rebuilds the module.
     static func constructorArguments(_ kind: ModuleKind) -> [String] {

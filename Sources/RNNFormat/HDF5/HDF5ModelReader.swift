@@ -24,12 +24,15 @@ enum HDF5ModelReader {
     ///
     /// - Throws: `RNNFormatError` naming the file, the object and expected versus found.
     static func read(path: String, options: InferenceOptions, checksums: ChecksumMode) throws -> Result {
-        try HDF5Superblock.checkLength(path: path)
-        return try HDF5Library.withSession(file: path) { session in
-            try session.withFileForReading(path) { fileID in
-                let catalog = try session.walkProfile(fileID)
-                var reader = CatalogReader(session: session, fileID: fileID, catalog: catalog, options: options, mode: checksums)
-                return try reader.run()
+        try HDF5RawFile.withFile(path: path) { raw in
+            try HDF5Library.withSession(file: path) { session in
+                try session.withFileForReading(path) { fileID in
+                    let catalog = try session.walkProfile(fileID)
+                    // Before libhdf5 reads any variable-length string from the global heap.
+                    try raw.checkGlobalHeaps(skipping: catalog.datasets.compactMap(\.dataRange))
+                    var reader = CatalogReader(session: session, fileID: fileID, catalog: catalog, options: options, mode: checksums)
+                    return try reader.run()
+                }
             }
         }
     }
@@ -63,6 +66,9 @@ private struct CatalogReader {
     let options: InferenceOptions
     let mode: HDF5ModelReader.ChecksumMode
     var result = HDF5ModelReader.Result()
+    /// Datasets by HDF5 path, and the paths of groups with a `module` attribute.
+    let datasets: [String: HDF5Catalog.Dataset]
+    let moduleGroups: Set<String>
     /// In files of a newer minor version, attributes this reader does not know are ignored.
     var strict = true
 
@@ -72,6 +78,8 @@ private struct CatalogReader {
         self.catalog = catalog
         self.options = options
         self.mode = mode
+        datasets = Dictionary(catalog.datasets.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
+        moduleGroups = Set(catalog.groups.filter { $0.attributes.contains(HDF5Layout.module) }.map(\.path))
     }
 
     var file: String { session.file }
@@ -103,10 +111,6 @@ private struct CatalogReader {
         let metadata = try readMetadata(root)
 
         var modules: [ModuleRecord] = []
-        var moduleGroups = Set<String>()
-        for group in catalog.groups where group.attributes.contains(HDF5Layout.module) {
-            moduleGroups.insert(group.path)
-        }
         var bare: [String: HDF5Catalog.Dataset] = [:]
         var leftovers: [String] = []
         for dataset in catalog.datasets where !moduleGroups.contains(dataset.group) {
@@ -133,7 +137,7 @@ private struct CatalogReader {
             var parameters: [String: Parameter] = [:]
             for name in group.datasets {
                 let path = hdf5Path(group.path, name)
-                guard let dataset = catalog.datasets.first(where: { $0.path == path }) else { continue }
+                guard let dataset = datasets[path] else { continue }
                 parameters[name] = try readTensor(dataset)
             }
             moduleParameters[group.path] = parameters
@@ -151,9 +155,10 @@ private struct CatalogReader {
             modules.append(record)
         }
         let assembly = try ModuleInference.assemble(bareParameters, options: options, file: file, naming: .hdf5)
+        let groupModules = Set(modules.map(\.path))
         for record in assembly.modules {
-            if let clash = modules.first(where: { $0.path == record.path }) {
-                throw fail(.unexpectedObject, clash.groupPath, "two modules share the prefix \(record.path): a module group and bare datasets named with dots")
+            if groupModules.contains(record.path) {
+                throw fail(.unexpectedObject, record.groupPath, "two modules share the prefix \(record.path): a module group and bare datasets named with dots")
             }
             modules.append(record)
         }
@@ -189,7 +194,7 @@ private struct CatalogReader {
         if names.contains(HDF5Layout.format) {
             let format = try string(attribute("/", HDF5Layout.format, isGroup: true), "/", HDF5Layout.format)
             guard format == FileMetadata.formatName else {
-                throw fail(.notRecognized, "/", "root attribute format: expected \"\(FileMetadata.formatName)\", found \"\(format)\"")
+                throw fail(.notRecognized, "/", "root attribute format: expected \"\(FileMetadata.formatName)\", found \(format.debugDescription)")
             }
         }
         if names.contains(HDF5Layout.formatVersion) {
@@ -198,7 +203,7 @@ private struct CatalogReader {
             guard parts.count == 2, let major = Int(parts[0]), let minor = Int(parts[1]), major >= 0, minor >= 0,
                   parts.allSatisfy({ $0.allSatisfy(\.isASCII) })
             else {
-                throw fail(.invalidAttribute, "/", "root attribute format_version: expected \"major.minor\" such as \"1.0\", found \"\(text)\"")
+                throw fail(.invalidAttribute, "/", "root attribute format_version: expected \"major.minor\" such as \"1.0\", found \(text.debugDescription)")
             }
             let version = FormatVersion(major: major, minor: minor)
             let current = FileMetadata.currentVersion
@@ -242,7 +247,7 @@ private struct CatalogReader {
             guard expected[name] != nil else {
                 throw fail(.unexpectedObject, object, "unexpected in a \(config.kind.rawValue) with these hyperparameters (expected only \(config.expectedParameters.map(\.name).joined(separator: ", ")))")
             }
-            guard let dataset = catalog.datasets.first(where: { $0.path == object }) else { continue }
+            guard let dataset = datasets[object] else { continue }
             try checkTensor(dataset)
         }
         return config
@@ -263,7 +268,9 @@ private struct CatalogReader {
                 return fallback
             }
             guard case .integers(let values) = v, values.count == 1 else { throw invalid(name, "one integer", v) }
-            guard let result = Int(exactly: values[0]), abs(result) <= Int(Int32.max) else { throw invalid(name, "an integer of at most 2^31", v) }
+            guard let result = Int(exactly: values[0]), result >= Int(Int32.min), result <= Int(Int32.max) else {
+                throw invalid(name, "an integer within 32 bits", v)
+            }
             return result
         }
         func bool(_ name: String, default fallback: Bool) throws -> Bool {
@@ -277,7 +284,7 @@ private struct CatalogReader {
         let moduleValue = try value(HDF5Layout.module) ?? .string("")
         let moduleName = try string(moduleValue, path, HDF5Layout.module)
         guard let kind = ModuleKind(rawValue: moduleName) else {
-            throw fail(.unknownKind, path, "attribute module: expected one of \(ModuleKind.allCases.map(\.rawValue).joined(separator: ", ")), found \"\(moduleName)\"")
+            throw fail(.unknownKind, path, "attribute module: expected one of \(ModuleKind.allCases.map(\.rawValue).joined(separator: ", ")), found \(moduleName.debugDescription)")
         }
         var dropout = 0.0
         if let v = try value(HDF5Layout.dropout) {
@@ -351,7 +358,7 @@ private struct CatalogReader {
         } else if let stray = quantAttributes.sorted().first {
             throw fail(.invalidAttribute, dataset.path, "attribute \(stray) belongs to int8 weights, found on a \(type.rawValue) dataset")
         }
-        if strict, catalog.groups.contains(where: { $0.path == dataset.group && $0.attributes.contains(HDF5Layout.module) }),
+        if strict, moduleGroups.contains(dataset.group),
            let unknown = dataset.attributes.first(where: { !HDF5Layout.datasetAttributes.contains($0) }) {
             throw fail(.unexpectedObject, dataset.path, "unexpected attribute \(unknown) (a tensor holds only sha256 and, when int8, scale, zero_point, quantization)")
         }
@@ -405,7 +412,7 @@ private struct CatalogReader {
         }
         let stored = try string(attribute(dataset.path, HDF5Layout.checksum, isGroup: false), dataset.path, HDF5Layout.checksum).lowercased()
         guard stored.count == 64, stored.allSatisfy({ $0.isHexDigit && $0.isASCII }) else {
-            throw fail(.invalidAttribute, dataset.path, "attribute sha256: expected 64 hex digits, found \"\(stored.prefix(80))\"")
+            throw fail(.invalidAttribute, dataset.path, "attribute sha256: expected 64 hex digits, found \(String(stored.prefix(80)).debugDescription)")
         }
         let computed = SHA256.hex(of: bytes)
         guard computed == stored else {
@@ -422,7 +429,7 @@ private struct CatalogReader {
         let rows = dataset.shape[0]
         let schemeText = try string(attribute(path, HDF5Layout.quantization, isGroup: false), path, HDF5Layout.quantization)
         guard let scheme = QuantizedTensor.Scheme(rawValue: schemeText) else {
-            throw fail(.invalidAttribute, path, "attribute quantization: expected \"per_tensor\" or \"per_channel\", found \"\(schemeText)\"")
+            throw fail(.invalidAttribute, path, "attribute quantization: expected \"per_tensor\" or \"per_channel\", found \(schemeText.debugDescription)")
         }
         let expectedCount = scheme == .perTensor ? 1 : rows
         let scaleValue = try attribute(path, HDF5Layout.scale, isGroup: false)

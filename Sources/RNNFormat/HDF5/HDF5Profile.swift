@@ -66,6 +66,8 @@ struct HDF5Catalog {
         var element: HDF5Element
         var attributes: [String]
         var declaredBytes: Int
+        /// File bytes of a contiguous dataset's data.
+        var dataRange: Range<Int>?
     }
 
     /// Groups in walk order, the root first.
@@ -189,11 +191,35 @@ private struct ProfileWalk {
         _ = try session.count("H5Lget_name_by_idx", object: object) {
             H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), &buffer, buffer.count, chdf5_p_default())
         }
-        return String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let name = String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        // Names end up in one-line messages and in state_dict keys.
+        guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw refuse(object, "link name \(name.debugDescription) with control characters refused")
+        }
+        return name
     }
 
+    /// The attribute names of an object, each checked against the caps.
+    ///
+    /// Known names are looked up one by one (`H5Aexists`); the object's attribute table is
+    /// enumerated only when it holds attributes beyond those, because libhdf5 1.10 can crash
+    /// while cleaning up a table with a damaged attribute message (found by fuzzing), where
+    /// the lookup by name reports an error.
     func checkedAttributes(_ owner: hid_t, object: String) throws -> [String] {
-        let names = try session.attributeNames(owner, object: object)
+        let count = try session.count("H5Aget_num_attrs", object: object) { H5Aget_num_attrs(owner) }
+        guard count <= HDF5AttributeLimits.maxPerObject else {
+            throw refuse(object, "expected at most \(HDF5AttributeLimits.maxPerObject) attributes, found \(count)")
+        }
+        guard count > 0 else { return [] }
+        var names: [String] = []
+        for name in HDF5Layout.knownAttributes {
+            if try session.truth("H5Aexists", object: object, { H5Aexists(owner, name) }) {
+                names.append(name)
+            }
+        }
+        if names.count < count {
+            names = try session.attributeNames(owner, object: object)
+        }
         for name in names {
             try session.checkAttribute(owner, name, object: object)
         }
@@ -203,7 +229,7 @@ private struct ProfileWalk {
     mutating func visitDataset(_ dataset: hid_t, path: String, group: String, name: String) throws {
         let attributes = try checkedAttributes(dataset, object: path)
         let shape = try session.withDatasetSpace(dataset, object: path) { space -> [Int] in
-            let kind = H5Sget_simple_extent_type(space)
+            let kind = try session.spaceClass(space, object: path)
             if kind == H5S_SCALAR { return [] }
             guard kind == H5S_SIMPLE else {
                 throw RNNFormatError(.unsupportedType, file: session.file, object: path, "expected a tensor, found a dataset with a null (empty) dataspace")
@@ -228,12 +254,13 @@ private struct ProfileWalk {
             try session.element(of: type, object: path)
         }
         let declared = elements * element.byteWidth
+        var dataRange: Range<Int>? = nil
         try session.withDatasetCreationList(dataset, object: path) { plist in
             let external = try session.count("H5Pget_external_count", object: path) { H5Pget_external_count(plist) }
             guard external == 0 else {
                 throw refuse(path, "external storage refused (data kept in \(external) other file(s))")
             }
-            let layout = H5Pget_layout(plist)
+            let layout = try session.call("H5Pget_layout", object: path, failed: { $0 == H5D_LAYOUT_ERROR }) { H5Pget_layout(plist) }
             guard layout != H5D_VIRTUAL else {
                 throw refuse(path, "virtual dataset refused (its data is mapped from other datasets or files)")
             }
@@ -255,6 +282,7 @@ private struct ProfileWalk {
                 }
             }
             guard declared > 0 else { return }
+            // 0 means failure or nothing stored: refused below either way, as declared > 0.
             let stored = Int(clamping: H5Dget_storage_size(dataset))
             guard stored <= fileSize else {
                 throw refuse(path, "stores \(stored) bytes, more than the file's \(fileSize) bytes")
@@ -270,6 +298,7 @@ private struct ProfileWalk {
                 else {
                     throw refuse(path, "data at offset \(offset) of \(declared) bytes lies beyond the end of the file (\(fileSize) bytes)")
                 }
+                dataRange = start..<(start + declared)
             case H5D_COMPACT:
                 guard stored == declared else {
                     throw refuse(path, "shape \(shape) of \(element.description) declares \(declared) bytes, but the dataset stores \(stored)")
@@ -291,7 +320,7 @@ private struct ProfileWalk {
         }
         catalog.datasets.append(HDF5Catalog.Dataset(
             path: path, group: group, name: name, shape: shape, element: element,
-            attributes: attributes, declaredBytes: declared))
+            attributes: attributes, declaredBytes: declared, dataRange: dataRange))
     }
 }
 
@@ -301,23 +330,26 @@ extension HDF5Session {
     ///
     /// - Throws: `.unsupportedType` naming the class or layout.
     func element(of type: hid_t, object: String) throws -> HDF5Element {
-        let cls = H5Tget_class(type)
-        let size = H5Tget_size(type)
+        let cls = try typeClass(type, object: object)
+        let size = try call("H5Tget_size", object: object, failed: { $0 == 0 }) { H5Tget_size(type) }
         switch cls {
         case H5T_INTEGER:
             guard (1...8).contains(size) else {
                 throw RNNFormatError(.unsupportedType, file: file, object: object, "expected a float or int8 tensor, found a \(size)-byte integer")
             }
-            return .integer(bytes: size, signed: H5Tget_sign(type) == H5T_SGN_2)
+            let sign = try call("H5Tget_sign", object: object, failed: { $0 == H5T_SGN_ERROR }) { H5Tget_sign(type) }
+            return .integer(bytes: size, signed: sign == H5T_SGN_2)
         case H5T_FLOAT:
             var spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0
             try status("H5Tget_fields", object: object) { H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize) }
-            let ebias = H5Tget_ebias(type)
+            let ebias = try call("H5Tget_ebias", object: object, failed: { $0 == 0 }) { H5Tget_ebias(type) }
+            let precision = try call("H5Tget_precision", object: object, failed: { $0 == 0 }) { H5Tget_precision(type) }
+            let bitOffset = try call("H5Tget_offset", object: object, failed: { $0 < 0 }) { H5Tget_offset(type) }
             let ieee: [Int: (Int, Int, Int, Int, Int, Int)] = [
                 2: (15, 10, 5, 0, 10, 15), 4: (31, 23, 8, 0, 23, 127), 8: (63, 52, 11, 0, 52, 1023),
             ]
             guard let layout = ieee[size], layout == (spos, epos, esize, mpos, msize, Int(ebias)),
-                  H5Tget_precision(type) == size * 8, H5Tget_offset(type) == 0
+                  precision == size * 8, bitOffset == 0
             else {
                 throw RNNFormatError(.unsupportedType, file: file, object: object,
                                      "expected an IEEE float16, float32 or float64 tensor, found a \(size)-byte float of another layout")

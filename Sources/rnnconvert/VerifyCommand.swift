@@ -1,0 +1,35 @@
+import ArgumentParser
+import RNNFormat
+
+/// `rnnconvert verify FILE`: checks structure and every stored checksum.
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check a model file: restricted profile, module validity and every tensor's sha256."
+    )
+
+    @Argument(help: "The model file.")
+    var file: String
+
+    @Flag(help: "Fail when a tensor carries no checksum (e.g. bare h5py dumps).")
+    var requireChecksums = false
+
+    @OptionGroup var inference: InferenceArguments
+
+    func run() throws {
+        try ErrorReporting.run {
+            let report = try ModelFile.verify(path: file, options: inference.options)
+            for mismatch in report.mismatches {
+                printLine("checksum mismatch in \(mismatch.object ?? "?")")
+            }
+            guard report.mismatches.isEmpty, let model = report.model else {
+                throw RNNFormatError(.checksumMismatch, file: file, "\(report.mismatches.count) tensor(s) do not match their sha256")
+            }
+            if requireChecksums, let first = report.unchecked.first {
+                throw RNNFormatError(.checksumMismatch, file: file, object: first,
+                                     "no sha256 attribute (\(report.unchecked.count) tensor(s) without checksum)")
+            }
+            printLine("ok: \(file): \(model.modules.count) module(s) valid, \(report.checked.count) tensor(s) match their sha256, \(report.unchecked.count) without checksum")
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+import Testing
+@testable import RNNFormat
+
+@Suite("One lock serialises libhdf5")
+struct ConcurrencyTests {
+    @Test("reads and writes from many threads at once all succeed with the right contents")
+    func parallelReadsAndWrites() throws {
+        let directory = try TemporaryDirectory()
+        let records = (0..<8).map { ModuleFactory.record(ModuleFactory.configs[$0 % ModuleFactory.configs.count], path: "m", seed: UInt64($0)) }
+        let failures = LockedBox<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: records.count) { index in
+            let path = directory.file("f\(index).h5")
+            do {
+                try ModelFile(modules: [records[index]]).write(to: path, overwrite: false)
+                for _ in 0..<3 {
+                    guard try ModelFile.read(path: path).modules == [records[index]] else {
+                        failures.withLock { $0.append("file \(index) read back different") }
+                        return
+                    }
+                    _ = try? ModelFile.read(path: HostileFile.directory + "/soft_link.h5")
+                }
+            } catch {
+                failures.withLock { $0.append("file \(index): \(error)") }
+            }
+        }
+        #expect(failures.withLock { $0 }.isEmpty)
+        #expect(directory.entries().count == records.count)
+    }
+}
+
+/// A lock-protected box for collecting results from concurrent work in tests.
+final class LockedBox<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withLock<T>(_ body: (inout Value) -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
+    }
+}
