@@ -1,3 +1,5 @@
+import Foundation
+
 /// Times a module on seeded random input: what `rnnconvert bench` runs and reports.
 ///
 /// A run is one call over a (T, B, I) sequence, or, when streaming, T calls of `step` with one
@@ -159,5 +161,69 @@ public struct Benchmark: Sendable {
         if c.bidirectional { text += " bidirectional" }
         if c.projSize > 0 { text += " proj \(c.projSize)" }
         return text
+    }
+
+    /// How fast a model file loads and how much memory loading takes.
+    public struct LoadResult: Sendable, Hashable, Codable {
+        public var fileBytes: Int
+        /// Bytes of every parameter at its stored width.
+        public var parameterBytes: Int
+        public var seconds: Double
+        /// `fileBytes / seconds`, GB/s.
+        public var gigabytesPerSecond: Double
+        /// Resident set size before loading and the process's peak after it (bytes).
+        public var residentBefore: Int
+        public var peakResident: Int
+        /// `(peakResident - residentBefore) / parameterBytes`: the memory loading took per
+        /// byte of parameters.
+        public var peakOverParameters: Double
+
+        enum CodingKeys: String, CodingKey {
+            case fileBytes = "file_bytes", parameterBytes = "parameter_bytes", seconds
+            case gigabytesPerSecond = "gb_per_s", residentBefore = "rss_before", peakResident = "peak_rss"
+            case peakOverParameters = "peak_over_parameters"
+        }
+    }
+
+    /// Reads the file at `path` once with `ModelFile.read` and measures time and peak memory.
+    /// Call it first in a fresh process: the peak is the process's, not the call's.
+    ///
+    /// - Throws: whatever `ModelFile.read` throws.
+    public static func measureLoading(path: String) throws -> LoadResult {
+        let before = residentBytes()
+        let clock = ContinuousClock()
+        var file: ModelFile?
+        let elapsed = try clock.measure { file = try ModelFile.read(path: path) }
+        let parameters = file?.modules.reduce(0) { $0 + $1.storedBytes } ?? 0
+        let fileBytes = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+        let seconds = microseconds(elapsed) / 1e6
+        let peak = peakResidentBytes()
+        return LoadResult(fileBytes: fileBytes, parameterBytes: parameters, seconds: seconds,
+                          gigabytesPerSecond: Double(fileBytes) / seconds / 1e9, residentBefore: before,
+                          peakResident: peak, peakOverParameters: Double(peak - before) / Double(max(parameters, 1)))
+    }
+
+    /// Current resident set size (Linux /proc/self/statm; 0 where unavailable).
+    static func residentBytes() -> Int {
+        #if os(Linux)
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+        #else
+        return 0
+        #endif
+    }
+
+    /// Peak resident set size of the process so far (getrusage).
+    static func peakResidentBytes() -> Int {
+        var usage = rusage()
+        #if os(Linux)
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
+        return usage.ru_maxrss * 1024
+        #else
+        guard getrusage(RUSAGE_SELF, &usage) == 0 else { return 0 }
+        return usage.ru_maxrss
+        #endif
     }
 }

@@ -39,6 +39,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The module's dotted state_dict prefix; may be omitted when the file holds one module.", valueName: "prefix"))
     var module: String?
 
+    @Flag(help: "Only load the file: time, GB/s and peak memory over the parameter bytes.")
+    var load = false
+
     @Option(name: .customLong("min-runs"), help: "Timed runs, at least.")
     var minRuns: Int = 15
 
@@ -58,6 +61,17 @@ struct BenchCommand: ParsableCommand {
     }
 
     private func execute() throws {
+        if load {
+            let result = try Benchmark.measureLoading(path: model)
+            if json {
+                printLine(try Self.json(result))
+            } else {
+                let mb = { (bytes: Int) in String(format: "%.1f MB", Double(bytes) / 1e6) }
+                printLine("loaded \(mb(result.fileBytes)) in \(String(format: "%.3f", result.seconds)) s (\(String(format: "%.2f", result.gigabytesPerSecond)) GB/s)")
+                printLine("parameters \(mb(result.parameterBytes)); resident \(mb(result.residentBefore)) before, peak \(mb(result.peakResident)) (growth \(String(format: "%.2f", result.peakOverParameters))x the parameters)")
+            }
+            return
+        }
         let file = try ModelFile.read(path: model)
         let record = try RunCommand.select(module, in: file, path: model)
         let runner = try AnyModule(record)
@@ -66,9 +80,7 @@ struct BenchCommand: ParsableCommand {
             minimumRuns: minRuns, minimumSeconds: minTime))
         let result = try benchmark.run(runner)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            printLine(String(decoding: try encoder.encode(result), as: UTF8.self))
+            printLine(try Self.json(result))
             return
         }
         let mode = result.streaming ? "one step per call" : "whole sequence"
@@ -77,5 +89,11 @@ struct BenchCommand: ParsableCommand {
                      result.usPerStep, result.usPerStepMin, result.usPerStepMax, result.runs))
         printLine(String(format: "GFLOP/s %.2f  weight bandwidth %.2f GB/s (%d weight bytes per step)",
                      result.gflops, result.weightBandwidthGBs, result.weightBytes))
+    }
+
+    static func json(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 }
