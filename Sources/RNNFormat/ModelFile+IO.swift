@@ -72,9 +72,14 @@ extension ModelFile {
             return VerificationReport(model: result.model, checked: result.checked.sorted(),
                                       unchecked: result.unchecked.sorted(), mismatches: result.mismatches)
         case .pytorch:
-            // Every storage read was checked against the zip's CRC-32 (a damaged one throws).
-            let model = try TorchCheckpoint.read(path: path, options: options)
-            return VerificationReport(model: model, checked: model.stateDictKeys, unchecked: [], mismatches: [])
+            // Every archive member (leftovers' storages included) is checked against the zip's
+            // CRC-32; reading stops at the first damaged one, so at most one mismatch is reported.
+            do {
+                let model = try TorchCheckpoint.read(path: path, options: options, limits: CheckpointLimits(), checkEveryMember: true)
+                return VerificationReport(model: model, checked: (model.stateDictKeys + model.leftovers).sorted(), unchecked: [], mismatches: [])
+            } catch let error as RNNFormatError where error.code == .checksumMismatch {
+                return VerificationReport(model: nil, checked: [], unchecked: [], mismatches: [error])
+            }
         case .safetensors:
             // safetensors stores no checksum.
             let model = try SafetensorsFile.read(path: path, options: options)

@@ -8,6 +8,8 @@ public struct Linear: Sendable {
     public enum Weights: Sendable {
         /// Row-major (outFeatures, inFeatures) float32 weights.
         case float32([Float])
+        /// Int8 weights run through PyTorch's dynamic int8 product (Quantized/Int8Weights.swift).
+        case int8(Int8Weights)
     }
 
     public let outFeatures: Int
@@ -20,6 +22,11 @@ public struct Linear: Sendable {
 
     private enum Prepared: Sendable {
         case float32(PackedFloatMatrix)
+        /// Symmetric int8 weights (PyTorch's and our quantizer's): the u8 × s8 kernel.
+        case int8(PackedInt8Matrix)
+        /// Weights with non-zero zero points, which the format allows but no quantizer writes:
+        /// the reference implementation with fbgemm's extra terms.
+        case affineInt8(Int8Weights)
     }
 
     public init(outFeatures: Int, inFeatures: Int, weights: Weights, bias: [Float]?) {
@@ -31,6 +38,11 @@ public struct Linear: Sendable {
         switch weights {
         case .float32(let w):
             prepared = .float32(PackedFloatMatrix(weights: w, outFeatures: outFeatures, inFeatures: inFeatures, bias: bias))
+        case .int8(let w) where w.zeroPoints.allSatisfy({ $0 == 0 }):
+            prepared = .int8(PackedInt8Matrix(values: w.values, outFeatures: outFeatures, inFeatures: inFeatures,
+                                              scales: w.scales, bias: bias))
+        case .int8(let w):
+            prepared = .affineInt8(w)
         }
     }
 
@@ -40,15 +52,16 @@ public struct Linear: Sendable {
     /// - Parameters:
     ///   - weight: an (outFeatures, inFeatures) matrix.
     ///   - bias: (outFeatures), or nil.
-    /// - Throws: `RNNRuntimeError.int8Unavailable` for int8 weights when this build cannot run them.
+    /// - Throws: nothing today: every element type the format allows runs (int8 since the int8
+    ///   kernel landed); the signature keeps room for a build without one.
     public init(weight: Parameter, bias: Tensor?) throws {
         precondition(weight.shape.count == 2, "a Linear weight is a matrix, got shape \(weight.shape)")
         switch weight {
         case .float(let tensor, _):
             self.init(outFeatures: tensor.shape[0], inFeatures: tensor.shape[1],
                       weights: .float32(tensor.scalars), bias: bias?.scalars)
-        case .quantized:
-            throw RNNRuntimeError.int8Unavailable(module: "Linear", parameter: "weight")
+        case .quantized(let q):
+            self.init(outFeatures: q.rows, inFeatures: q.columns, weights: .int8(Int8Weights(q)), bias: bias?.scalars)
         }
     }
 
@@ -71,11 +84,44 @@ public struct Linear: Sendable {
         switch prepared {
         case .float32(let matrix):
             matrix.apply(x, rows: rows, into: y)
+        case .int8(let matrix):
+            Self.applyInt8(matrix, x, rows: rows, into: y, scratch: &workspace.int8)
+        case .affineInt8(let w):
+            w.apply(x, rows: rows, bias: bias, into: y, scratch: &workspace.int8)
+        }
+    }
+}
+
+extension Linear {
+    /// PyTorch's dynamic int8 product: one activation scale from the block's range
+    /// (`ActivationQuantization`), quantization to u8, then the packed kernel with the fused
+    /// `fmaf` epilogue. Bit-identical to `Int8Weights.apply` for symmetric weights.
+    @inline(__always)
+    static func applyInt8(
+        _ matrix: PackedInt8Matrix, _ x: UnsafeBufferPointer<Float>, rows: Int,
+        into y: UnsafeMutableBufferPointer<Float>, scratch: inout Int8Scratch
+    ) {
+        let k = matrix.inFeatures, padded = matrix.paddedInFeatures
+        guard k > 0 else {
+            // No columns: every accumulator is 0 and y is the bias.
+            matrix.apply(UnsafeBufferPointer(start: nil, count: 0), rows: rows, scale: 1, zeroPoint: 0, maxCode: 0, into: y)
+            return
+        }
+        let range = QuantizeKernel.minMax(x, rows: rows, cols: k)
+        let activation = range.min <= range.max ? ActivationQuantization(min: range.min, max: range.max)
+            : ActivationQuantization(min: 0, max: 0)
+        scratch.reserve(activations: rows * padded, accumulators: 0)
+        scratch.withBuffers { xq, _ in
+            let top = QuantizeKernel.quantize(x, rows: rows, cols: k, inverseScale: 1 / activation.scale,
+                                              zeroPoint: activation.zeroPoint, into: xq)
+            matrix.apply(UnsafeBufferPointer(xq), rows: rows, scale: activation.scale, zeroPoint: activation.zeroPoint,
+                         maxCode: top, into: y)
         }
     }
 }
 
 /// Scratch memory for `Linear.apply`, sized once before a time loop and reused.
 public struct LinearWorkspace: Sendable {
+    var int8 = Int8Scratch()
     public init() {}
 }

@@ -13,6 +13,7 @@ struct RNNConvert: ParsableCommand {
             InspectCommand.self,
             ImportCommand.self,
             ExportCommand.self,
+            QuantizeCommand.self,
             CompareCommand.self,
             RunCommand.self,
             VerifyCommand.self,

@@ -156,4 +156,30 @@ struct CheckpointFixtureTests {
             #expect(other.modules == model.modules)
         }
     }
+
+    @Test("verify: a checkpoint's storages are checked by CRC-32, a damaged one is reported; safetensors has no checksum")
+    func verify() throws {
+        let fixture = try #require(Self.floatCases.first { $0.name == "gru_bi_2l" })
+        let report = try ModelFile.verify(path: try #require(fixture.file("pt")))
+        #expect(report.isIntact)
+        #expect(report.checked.count == 16 + fixture.extraKeys.count)
+        let safetensors = try ModelFile.verify(path: try #require(fixture.file("safetensors")))
+        #expect(safetensors.isIntact && safetensors.checked.isEmpty && safetensors.unchecked.count == 16)
+
+        // Damage one byte of the first storage's data (the archive's data/0 member, the embedding:
+        // a leftover, whose bytes importing never reads, but verifying does).
+        let source = try #require(fixture.file("pt"))
+        let archive = try ZipArchive(file: try RandomAccessFile(path: source))
+        let member = try #require(archive.entries.first { $0.name.hasSuffix("/data/0") })
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: source)))
+        bytes[member.dataOffset] ^= 0x01
+        let dir = try TemporaryDirectory()
+        let damaged = dir.file("damaged.pt")
+        #expect(FileManager.default.createFile(atPath: damaged, contents: Data(bytes)))
+        #expect(try ModelFile.read(path: damaged).modules.count == 1)
+        let broken = try ModelFile.verify(path: damaged)
+        #expect(!broken.isIntact)
+        #expect(broken.mismatches.map(\.code) == [.checksumMismatch])
+        #expect(broken.mismatches.first?.object?.hasSuffix("/data/0") == true)
+    }
 }

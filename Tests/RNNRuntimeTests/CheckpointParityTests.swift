@@ -13,6 +13,19 @@ struct CheckpointCallRef: Sendable, Hashable, CustomTestStringConvertible {
     var callName: String
     var testDescription: String { "\(file)[\(moduleIndex)].\(callName)" }
 
+    /// Every call of the quantized cases, run on the int8 modules of their qmodel.pt.
+    static let quantized: [CheckpointCallRef] = {
+        guard let data = try? Data(contentsOf: Fixtures.root.appendingPathComponent("index.json")),
+              let index = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let cases = index["quant"] as? [String]
+        else { return [] }
+        return cases.flatMap { directory -> [CheckpointCallRef] in
+            guard let fixture = try? Fixtures.loadCase(directory) else { return [] }
+            return fixture.allModules.enumerated().flatMap { i, module in
+                module.calls.map { CheckpointCallRef(file: directory + "/qmodel.pt", caseDirectory: directory, moduleIndex: i, callName: $0.name) }
+            }
+        }
+    }()
+
     private struct CheckpointIndex: Decodable {
         struct Entry: Decodable {
             var file: String
@@ -56,10 +69,35 @@ struct CheckpointParityTests {
         #expect(CheckpointCallRef.all.count >= 120)
         #expect(CheckpointCallRef.all.contains { $0.file.contains("noncontiguous") })
         #expect(CheckpointCallRef.all.contains { $0.file.hasSuffix(".safetensors") })
+        #expect(CheckpointCallRef.quantized.count >= 30)
     }
+
+    /// Max abs difference allowed against PyTorch's dynamically quantized modules.
+    static let quantizedTolerance: Float = 1e-4
+
+    /// Whether this build runs int8 weights (the int8 kernels may be absent).
+    static let int8Available: Bool = {
+        let record = ModuleRecord(path: "", config: ModuleConfig(kind: .rnnCell, inputSize: 1, hiddenSize: 1), parameters: [
+            "weight_ih": .quantized(QuantizedTensor(shape: [1, 1], values: [1], scales: [0.1], zeroPoints: [0])),
+            "weight_hh": .quantized(QuantizedTensor(shape: [1, 1], values: [1], scales: [0.1], zeroPoints: [0])),
+            "bias_ih": .float(Tensor(shape: [1], scalars: [0]), stored: .float32),
+            "bias_hh": .float(Tensor(shape: [1], scalars: [0]), stored: .float32),
+        ])
+        return (try? AnyModule(record)) != nil
+    }()
 
     @Test("imported weights reproduce PyTorch's outputs", arguments: CheckpointCallRef.all)
     func matchesPyTorch(ref: CheckpointCallRef) throws {
+        try check(ref, tolerance: Self.tolerance)
+    }
+
+    @Test("int8 modules imported from qmodel.pt reproduce PyTorch's quantized outputs",
+          .enabled(if: int8Available, "this build has no int8 kernels"), arguments: CheckpointCallRef.quantized)
+    func quantizedMatchesPyTorch(ref: CheckpointCallRef) throws {
+        try check(ref, tolerance: Self.quantizedTolerance)
+    }
+
+    private func check(_ ref: CheckpointCallRef, tolerance: Float) throws {
         let fixture = try Fixtures.loadCase(ref.caseDirectory)
         let module = fixture.allModules[ref.moduleIndex]
         let call = try #require(module.calls.first { $0.name == ref.callName })
@@ -72,7 +110,7 @@ struct CheckpointParityTests {
         var worst = maxAbsDifference(result.h, a.hN)
         if let expected = a.output { worst = max(worst, maxAbsDifference(try #require(result.output), expected)) }
         if let expected = a.cN { worst = max(worst, maxAbsDifference(try #require(result.c), expected)) }
-        #expect(worst <= Self.tolerance, "max abs diff \(worst)")
+        #expect(worst <= tolerance, "max abs diff \(worst)")
         print("checkpoint parity \(ref.testDescription) max_abs_diff=\(worst)")
     }
 }

@@ -103,17 +103,6 @@ struct ShapeErrorTests {
         }
     }
 
-    @Test func int8WeightsAreRefusedUntilTheInt8KernelExists() throws {
-        var generator = SplitMix64(seed: 3)
-        var record = try ModuleRecord(pytorchDefault: ModuleConfig(kind: .gruCell, inputSize: 2, hiddenSize: 1), using: &generator)
-        record.parameters["weight_hh"] = .quantized(QuantizedTensor(shape: [3, 1], values: [1, -2, 3], scales: [0.01], zeroPoints: [0]))
-        #expect {
-            _ = try AnyModule(record)
-        } throws: { error in
-            (error as? RNNRuntimeError) == .int8Unavailable(module: "GRUCell", parameter: "weight_hh")
-        }
-    }
-
     @Test func mismatchedRecordsThrowTheFormatError() throws {
         var generator = SplitMix64(seed: 3)
         var record = try ModuleRecord(pytorchDefault: Self.gru, using: &generator)

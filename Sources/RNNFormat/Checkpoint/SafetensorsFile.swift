@@ -189,7 +189,8 @@ public enum SafetensorsFile {
                 candidates[entry.name] = .quantized(try quantized(entry, byName: byName, file: path, data: data))
                 sidecars.formUnion([entry.name + ".scale", entry.name + ".zero_point"])
             } else if let dtype = entry.dtype.floatDType, let stored = dtype.floatElementType {
-                let values = ScalarDecoding.floats(try data(entry), dtype: dtype, bigEndian: false, indices: Array(0..<(Checked.product(entry.shape) ?? 0)))
+                let view = TorchTensorRef.contiguous(TorchStorageRef(key: entry.name, dtype: dtype, count: (entry.end - entry.begin) / entry.dtype.elementSize), shape: entry.shape)
+                let values = ScalarDecoding.floats(try data(entry), dtype: dtype, bigEndian: false, view: view)
                 candidates[entry.name] = .float(Tensor(shape: entry.shape, scalars: values), stored: stored)
             } else {
                 throw RNNFormatError(.unsupportedType, file: path, object: entry.name,
@@ -246,11 +247,13 @@ public enum SafetensorsFile {
     /// - Throws: `.alreadyExists` when `path` exists and `overwrite` is false; validation
     ///   errors for an inconsistent module; `.io`.
     public static func write(_ model: ModelFile, to path: String, overwrite: Bool = false) throws {
+        // Bytes are produced one tensor at a time while writing, so memory holds one copy of the model.
         struct Output {
             var name: String
             var dtype: DType
             var shape: [Int]
-            var bytes: [UInt8]
+            var encode: () throws -> [UInt8]
+            var byteCount: Int { shape.reduce(dtype.elementSize, *) }
         }
         var outputs: [Output] = []
         for module in model.modules {
@@ -259,9 +262,8 @@ public enum SafetensorsFile {
                 guard let parameter = module.parameters[spec.name] else { continue }
                 let name = ObjectNaming.stateDict.name(prefix: module.path, spec.name)
                 switch parameter {
-                case .float(let tensor, let stored):
-                    switch stored {
-                    case .float16:
+                case .float(let tensor, .float16):
+                    outputs.append(Output(name: name, dtype: .F16, shape: tensor.shape) {
                         var bits: [UInt16] = []
                         bits.reserveCapacity(tensor.count)
                         for (i, v) in tensor.scalars.enumerated() {
@@ -270,17 +272,17 @@ public enum SafetensorsFile {
                             }
                             bits.append(b)
                         }
-                        outputs.append(Output(name: name, dtype: .F16, shape: tensor.shape, bytes: littleEndianBytes(bits)))
-                    case .bfloat16:
-                        outputs.append(Output(name: name, dtype: .BF16, shape: tensor.shape, bytes: littleEndianBytes(tensor.scalars.map(ScalarDecoding.floatToBFloat16))))
-                    case .float32, .float64, .int8:
-                        outputs.append(Output(name: name, dtype: .F32, shape: tensor.shape, bytes: littleEndianBytes(tensor.scalars.map(\.bitPattern))))
-                    }
+                        return littleEndianBytes(bits)
+                    })
+                case .float(let tensor, .bfloat16):
+                    outputs.append(Output(name: name, dtype: .BF16, shape: tensor.shape) { littleEndianBytes(tensor.scalars.map(ScalarDecoding.floatToBFloat16)) })
+                case .float(let tensor, _):
+                    outputs.append(Output(name: name, dtype: .F32, shape: tensor.shape) { littleEndianBytes(tensor.scalars.map(\.bitPattern)) })
                 case .quantized(let q):
                     let sidecarShape = q.scheme == .perTensor ? [] : [q.rows]
-                    outputs.append(Output(name: name, dtype: .I8, shape: q.shape, bytes: q.values.map { UInt8(bitPattern: $0) }))
-                    outputs.append(Output(name: name + ".scale", dtype: .F32, shape: sidecarShape, bytes: littleEndianBytes(q.scales.map(\.bitPattern))))
-                    outputs.append(Output(name: name + ".zero_point", dtype: .I32, shape: sidecarShape, bytes: littleEndianBytes(q.zeroPoints.map { UInt32(bitPattern: $0) })))
+                    outputs.append(Output(name: name, dtype: .I8, shape: q.shape) { q.values.map { UInt8(bitPattern: $0) } })
+                    outputs.append(Output(name: name + ".scale", dtype: .F32, shape: sidecarShape) { littleEndianBytes(q.scales.map(\.bitPattern)) })
+                    outputs.append(Output(name: name + ".zero_point", dtype: .I32, shape: sidecarShape) { littleEndianBytes(q.zeroPoints.map { UInt32(bitPattern: $0) }) })
                 }
             }
         }
@@ -297,9 +299,9 @@ public enum SafetensorsFile {
             members.append((output.name, .object([
                 ("dtype", .string(output.dtype.rawValue)),
                 ("shape", .array(output.shape.map(JSONValue.int))),
-                ("data_offsets", .array([.int(offset), .int(offset + output.bytes.count)])),
+                ("data_offsets", .array([.int(offset), .int(offset + output.byteCount)])),
             ])))
-            offset += output.bytes.count
+            offset += output.byteCount
         }
         var header = Array(JSONValue.object(members).serialized.utf8)
         header.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - header.count % 8) % 8))
@@ -308,13 +310,16 @@ public enum SafetensorsFile {
         }
 
         try AtomicFile.write(to: path, overwrite: overwrite) { temporary in
-            try writeFile(temporary, reportedAs: path, [littleEndianBytes([UInt64(header.count)]), header] + outputs.map(\.bytes))
+            try writeFile(temporary, reportedAs: path, [{ littleEndianBytes([UInt64(header.count)]) }, { header }] + outputs.map(\.encode))
         }
     }
 }
 
 /// Little-endian bytes of fixed-width integers.
 func littleEndianBytes<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
+    if T(1).littleEndian == T(1) {
+        return values.withUnsafeBytes { Array($0) }
+    }
     var out: [UInt8] = []
     out.reserveCapacity(values.count * MemoryLayout<T>.size)
     for v in values {
@@ -324,13 +329,15 @@ func littleEndianBytes<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
     return out
 }
 
-/// Creates `path` and writes `chunks` to it (the caller syncs and moves it into place).
-/// - Throws: `RNNFormatError(.io)` naming `reportedAs`.
-private func writeFile(_ path: String, reportedAs target: String, _ chunks: [[UInt8]]) throws {
+/// Creates `path` and writes the chunks `produce` yields, one at a time (the caller syncs and
+/// moves the file into place).
+/// - Throws: `RNNFormatError(.io)` naming `reportedAs`, or what a producer throws.
+private func writeFile(_ path: String, reportedAs target: String, _ produce: [() throws -> [UInt8]]) throws {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
     guard fd >= 0 else { throw RNNFormatError(.io, file: target, "cannot create \(path): \(String(cString: strerror(errno)))") }
     defer { close(fd) }
-    for chunk in chunks {
+    for next in produce {
+        let chunk = try next()
         var done = 0
         while done < chunk.count {
             let n = chunk.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }

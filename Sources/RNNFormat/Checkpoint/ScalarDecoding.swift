@@ -9,26 +9,24 @@ enum ScalarDecoding {
         return UInt16(rounded >> 16)
     }
 
-    /// Decodes `count` elements of a float storage starting at `bytes[0]` into float32,
-    /// picking elements at `indices` (storage element indices).
-    static func floats(_ bytes: [UInt8], dtype: TorchDType, bigEndian: Bool, indices: [Int]) -> [Float] {
-        let width = dtype.elementSize
-        func raw(_ i: Int) -> UInt64 {
-            var v: UInt64 = 0
-            let start = i * width
-            if bigEndian {
-                for k in 0..<width { v = v << 8 | UInt64(bytes[start + k]) }
-            } else {
-                for k in (0..<width).reversed() { v = v << 8 | UInt64(bytes[start + k]) }
+    /// Decodes the elements of a float storage that `view` selects (any offset and strides)
+    /// into float32, in row-major order.
+    static func floats(_ bytes: [UInt8], dtype: TorchDType, bigEndian: Bool, view: TorchTensorRef) -> [Float] {
+        var out: [Float] = []
+        out.reserveCapacity(view.elementCount)
+        bytes.withUnsafeBytes { raw in
+            func word<T: FixedWidthInteger>(_ index: Int, _: T.Type) -> T {
+                let v = raw.loadUnaligned(fromByteOffset: index * MemoryLayout<T>.size, as: T.self)
+                return bigEndian ? T(bigEndian: v) : T(littleEndian: v)
             }
-            return v
+            switch dtype {
+            case .float32: view.forEachStorageIndex { out.append(Float(bitPattern: word($0, UInt32.self))) }
+            case .float64: view.forEachStorageIndex { out.append(Float(Double(bitPattern: word($0, UInt64.self)))) }
+            case .float16: view.forEachStorageIndex { out.append(HalfPrecision.float(fromFloat16: word($0, UInt16.self))) }
+            case .bfloat16: view.forEachStorageIndex { out.append(HalfPrecision.float(fromBFloat16: word($0, UInt16.self))) }
+            default: preconditionFailure("floats(_:dtype:) called for \(dtype)")
+            }
         }
-        switch dtype {
-        case .float32: return indices.map { Float(bitPattern: UInt32(truncatingIfNeeded: raw($0))) }
-        case .float64: return indices.map { Float(Double(bitPattern: raw($0))) }
-        case .float16: return indices.map { HalfPrecision.float(fromFloat16: UInt16(truncatingIfNeeded: raw($0))) }
-        case .bfloat16: return indices.map { HalfPrecision.float(fromBFloat16: UInt16(truncatingIfNeeded: raw($0))) }
-        default: preconditionFailure("floats(_:dtype:) called for \(dtype)")
-        }
+        return out
     }
 }

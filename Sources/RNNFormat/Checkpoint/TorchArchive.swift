@@ -1,13 +1,15 @@
 /// A `torch.save` zip archive: `<root>/data.pkl`, `<root>/data/<key>` storages and the
 /// `<root>/byteorder` record. Reads storages on demand, checks each one's size against the
-/// pickle's declaration, caches them, and keeps the total read under a byte budget.
+/// pickle's declaration, and keeps the total read under a byte budget.
 final class TorchArchive {
     let zip: ZipArchive
     /// The archive's top-level directory (`archive`, or the saved file's stem).
     let root: String
     let bigEndian: Bool
     let limits: CheckpointLimits
-    private var cache: [String: [UInt8]] = [:]
+    /// The last storage read: views of one storage are usually materialized one after another.
+    /// Keeping one bounds memory to one storage beyond the decoded tensors.
+    private var cached: (key: String, bytes: [UInt8])?
     private var bytesRead = 0
 
     var path: String { zip.file.path }
@@ -75,10 +77,11 @@ final class TorchArchive {
         _ = try storageEntry(storage)
     }
 
-    /// The raw bytes of a storage, read once.
+    /// The raw bytes of a storage (re-read, and counted again, when another came in between).
     /// - Throws: `.refused` when reading it would pass the total tensor byte budget.
     func storageBytes(_ storage: TorchStorageRef) throws -> [UInt8] {
-        if let cached = cache[storage.key] { return cached }
+        if let cached, cached.key == storage.key { return cached.bytes }
+        cached = nil
         let entry = try storageEntry(storage)
         guard let total = Checked.add(bytesRead, entry.uncompressedSize), total <= limits.maxTensorBytes else {
             throw RNNFormatError(.refused, file: path, object: entry.name,
@@ -86,7 +89,7 @@ final class TorchArchive {
         }
         let bytes = try zip.read(entry, maxBytes: entry.uncompressedSize)
         bytesRead = total
-        cache[storage.key] = bytes
+        cached = (storage.key, bytes)
         return bytes
     }
 
@@ -98,7 +101,7 @@ final class TorchArchive {
                                  "expected a float tensor (float16, bfloat16, float32 or float64), found \(ref.storage.dtype.torchName)")
         }
         let bytes = try storageBytes(ref.storage)
-        let values = ScalarDecoding.floats(bytes, dtype: ref.storage.dtype, bigEndian: bigEndian, indices: ref.storageIndices())
+        let values = ScalarDecoding.floats(bytes, dtype: ref.storage.dtype, bigEndian: bigEndian, view: ref)
         return (Tensor(shape: ref.shape, scalars: values), stored)
     }
 
@@ -123,7 +126,9 @@ final class TorchArchive {
                                  "expected a positive finite scale and a zero point in -128...127, found scale \(scale) and zero point \(zeroPoint)")
         }
         let bytes = try storageBytes(ref.storage)
-        let values = ref.storageIndices().map { Int8(bitPattern: bytes[$0]) }
+        var values: [Int8] = []
+        values.reserveCapacity(ref.elementCount)
+        ref.forEachStorageIndex { values.append(Int8(bitPattern: bytes[$0])) }
         return QuantizedTensor(shape: ref.shape, values: values, scales: [floatScale], zeroPoints: [zp])
     }
 }

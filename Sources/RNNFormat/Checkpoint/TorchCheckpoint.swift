@@ -25,6 +25,12 @@ public enum TorchCheckpoint {
     ///   `.malformed`/`.truncated`/`.checksumMismatch`/`.refused` for damaged or hostile files.
     public static func read(path: String, options: InferenceOptions = InferenceOptions(),
                             limits: CheckpointLimits = CheckpointLimits()) throws -> ModelFile {
+        try read(path: path, options: options, limits: limits, checkEveryMember: false)
+    }
+
+    /// `read`, and with `checkEveryMember` the CRC-32 of every archive member is verified too,
+    /// not only of the storages the modules use (`ModelFile.verify`).
+    static func read(path: String, options: InferenceOptions, limits: CheckpointLimits, checkEveryMember: Bool) throws -> ModelFile {
         let file = try RandomAccessFile(path: path)
         let prefix = try file.readPrefix(at: 0, maxCount: 512)
         if let legacy = legacyKind(prefix) {
@@ -42,7 +48,13 @@ public enum TorchCheckpoint {
         guard ZipArchive.hasSignature(prefix) else {
             throw RNNFormatError(.notRecognized, file: path, "not a PyTorch checkpoint: no zip signature")
         }
-        let archive = try TorchArchive(zip: try ZipArchive(file: file, limits: limits.zip), limits: limits)
+        let zip = try ZipArchive(file: file, limits: limits.zip)
+        if checkEveryMember {
+            for entry in zip.entries {
+                _ = try zip.read(entry, maxBytes: Int.max)
+            }
+        }
+        let archive = try TorchArchive(zip: zip, limits: limits)
         let graph = try Unpickler.load(try archive.pickleBytes(), file: path, member: archive.pickleMember, limits: limits.pickle)
         // Every storage must exist with exactly its declared size, read or not.
         for storage in graph.storages.values.sorted(by: { $0.key < $1.key }) {

@@ -125,15 +125,39 @@ struct TorchTensorRef: Sendable, Hashable {
         return nil
     }
 
-    /// Flat storage indices of the elements in row-major order of `shape`.
-    func storageIndices() -> [Int] {
+    /// A row-major view of the first elements of `storage`.
+    static func contiguous(_ storage: TorchStorageRef, shape: [Int]) -> TorchTensorRef {
+        var strides = [Int](repeating: 1, count: shape.count)
+        var running = 1
+        for d in shape.indices.reversed() {
+            strides[d] = running
+            running *= max(shape[d], 1)
+        }
+        return TorchTensorRef(storage: storage, offset: 0, shape: shape, strides: strides)
+    }
+
+    /// True when the elements are stored in row-major order without gaps from `offset`.
+    var isContiguous: Bool {
+        var expected = 1
+        for d in shape.indices.reversed() where shape[d] != 1 {
+            guard strides[d] == expected else { return false }
+            expected *= shape[d]
+        }
+        return true
+    }
+
+    /// Calls `body` with the flat storage index of every element, in row-major order of `shape`.
+    func forEachStorageIndex(_ body: (Int) -> Void) {
         let count = elementCount
-        var indices = [Int](repeating: 0, count: count)
-        if count == 0 { return indices }
+        if count == 0 { return }
+        if isContiguous {
+            for i in offset..<(offset + count) { body(i) }
+            return
+        }
         var position = [Int](repeating: 0, count: shape.count)
         var flat = offset
-        for i in 0..<count {
-            indices[i] = flat
+        for _ in 0..<count {
+            body(flat)
             // Advance the multi-index like an odometer, last dimension fastest.
             var d = shape.count - 1
             while d >= 0 {
@@ -145,6 +169,5 @@ struct TorchTensorRef: Sendable, Hashable {
                 d -= 1
             }
         }
-        return indices
     }
 }
