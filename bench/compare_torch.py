@@ -82,6 +82,15 @@ def export(module, directory, rnnconvert, int8):
     return quantized
 
 
+def quantize_dynamic(module):
+    """PyTorch's dynamic int8 module. quantize_dynamic swaps child modules only, so the RNN goes
+    in a container and comes back out."""
+    parent = nn.Sequential(module)
+    quantized = torch.ao.quantization.quantize_dynamic(parent, {nn.GRU, nn.LSTM}, dtype=torch.qint8)[0]
+    assert type(quantized) is not type(module), "quantize_dynamic left the module in float"
+    return quantized
+
+
 def time_torch(fn, steps, min_runs, min_time):
     for _ in range(3):
         fn()
@@ -185,8 +194,7 @@ def main():
                 if model is None:
                     print(f"{name} {dtype}: skipped (rnnconvert has no quantize command)")
                     continue
-                reference = module if dtype == "float32" else torch.ao.quantization.quantize_dynamic(
-                    module, {nn.GRU, nn.LSTM}, dtype=torch.qint8)
+                reference = module if dtype == "float32" else quantize_dynamic(module)
                 difference = None if args.no_check else check(args.rnnconvert, model, reference, x, directory)
                 for mode in args.modes:
                     streaming = mode == "streaming"

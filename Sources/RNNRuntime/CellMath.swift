@@ -23,26 +23,30 @@ protocol CellMath: Sendable {
 /// GRU, gates r, z, n: n uses `r * gh_n` with `b_hn` inside `gh_n`; `h' = (h - n) * z + n` as PyTorch writes it.
 struct GRUMath: CellMath {
     static var gateCount: Int { 3 }
+    /// `PyTorchCPUCapability.sigmoidBlock` of the build whose last bits to reproduce.
+    var sigmoidBlock: Int
 
     @inline(__always)
     func update(
         gi: UnsafePointer<Float>, gh: UnsafePointer<Float>, hPrev: UnsafePointer<Float>,
         hOut: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, hidden h: Int
     ) {
-        CellKernel.gru(gi: gi, gh: gh, hPrev: hPrev, hOut: hOut, hidden: h)
+        CellKernel.gru(gi: gi, gh: gh, hPrev: hPrev, hOut: hOut, hidden: h, sigmoidBlock: sigmoidBlock)
     }
 }
 
 /// LSTM, gates i, f, g, o: `c' = f*c + i*g`, `h' = o*tanh(c')`.
 struct LSTMMath: CellMath {
     static var gateCount: Int { 4 }
+    /// `PyTorchCPUCapability.sigmoidBlock` of the build whose last bits to reproduce.
+    var sigmoidBlock: Int
 
     @inline(__always)
     func update(
         gi: UnsafePointer<Float>, gh: UnsafePointer<Float>, hPrev: UnsafePointer<Float>,
         hOut: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, hidden h: Int
     ) {
-        CellKernel.lstm(gi: gi, gh: gh, c: c, hOut: hOut, hidden: h)
+        CellKernel.lstm(gi: gi, gh: gh, c: c, hOut: hOut, hidden: h, sigmoidBlock: sigmoidBlock)
     }
 }
 

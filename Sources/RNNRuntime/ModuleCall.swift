@@ -133,9 +133,10 @@ extension RecurrentWeights {
     func run(input: Tensor, h0: Tensor?, c0: Tensor?, lengths: [Int]?, stateNames: StateNames = .initial) throws -> ModuleOutput {
         let layout = try layout(input: input.shape, h0: h0?.shape, c0: c0?.shape, stateNames: stateNames)
         let plans = try plans(layout: layout, inputRank: input.rank, lengths: lengths)
+        let sigmoidBlock = PyTorchCPUCapability.current.sigmoidBlock
         switch config.kind.family {
-        case .gru: return run(GRUMath(), input: input, h0: h0, c0: c0, layout: layout, plans: plans)
-        case .lstm: return run(LSTMMath(), input: input, h0: h0, c0: c0, layout: layout, plans: plans)
+        case .gru: return run(GRUMath(sigmoidBlock: sigmoidBlock), input: input, h0: h0, c0: c0, layout: layout, plans: plans)
+        case .lstm: return run(LSTMMath(sigmoidBlock: sigmoidBlock), input: input, h0: h0, c0: c0, layout: layout, plans: plans)
         case .rnn:
             switch config.nonlinearity {
             case .tanh: return run(TanhRNNMath(), input: input, h0: h0, c0: c0, layout: layout, plans: plans)

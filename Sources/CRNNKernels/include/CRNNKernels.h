@@ -119,21 +119,33 @@ int crnn_quantize_u8(int isa, const float *x, size_t rows, size_t cols, size_t l
                      float inv_scale, int32_t zero_point, uint8_t *xq, size_t ldq);
 
 /* ---------------------------------------------------------------------------------------------
- * Cell updates after both products, in PyTorch's operation order. sigmoid(x) = 1/(1 + e^-x)
- * and tanh come from a vector exp with about 1 ulp of error (a few ulp for the results);
- * the portable path uses libm. Element j's result does not depend on `hidden`'s remainder.
- */
+ * Cell updates after both products, operation by operation as PyTorch's CPU cells compute them
+ * (aten/src/ATen/native/RNN.cpp), so that outputs match PyTorch bit for bit wherever the
+ * element-wise functions agree:
+ *  - sigmoid(x) = 1 / (1 + exp(-x)). ATen's vector loop covers whole blocks of two vectors of
+ *    its CPU capability per row (`sigmoid_block`: 32 floats for AVX-512, 16 for AVX2, 0 for its
+ *    default build) with SLEEF's expf_u10, and the rest of the row with glibc's expf. Both are
+ *    reproduced exactly (the vector part on the AVX2 levels; the portable path is all scalar).
+ *  - tanh is correctly rounded (double precision, one rounding). PyTorch's tanh is MKL's
+ *    high-accuracy vector tanh, which agrees on all but about 0.1% of inputs.
+ *  - sums and products round separately (no contraction). */
+
+/* The capability PyTorch picks on this machine when ATEN_CPU_CAPABILITY is not set:
+ * 2 (AVX-512: avx512 f/bw/dq/vl and fma), 1 (AVX2: avx2 and fma) or 0 (default). */
+int crnn_pytorch_cpu_capability(void);
 
 /* GRU, gate blocks r, z, n of `hidden` each in gi (b_ih included) and gh (b_hh included):
- * r = sigmoid(gi_r + gh_r), z = sigmoid(gi_z + gh_z), n = tanh(gi_n + gh_n * r),
+ * r = sigmoid(gh_r + gi_r), z = sigmoid(gh_z + gi_z), n = tanh(gi_n + gh_n * r),
  * h_out = (h_prev - n) * z + n. h_prev may equal h_out. */
-void crnn_gru_cell(int isa, const float *gi, const float *gh, const float *h_prev, float *h_out, size_t hidden);
+void crnn_gru_cell(int isa, size_t sigmoid_block, const float *gi, const float *gh, const float *h_prev,
+                   float *h_out, size_t hidden);
 
-/* LSTM, gate blocks i, f, g, o: c = f * c + i * g (in place), h_out = o * tanh(c). */
-void crnn_lstm_cell(int isa, const float *gi, const float *gh, float *c, float *h_out, size_t hidden);
+/* LSTM, gate blocks i, f, g, o: gates = gh + gi, c = f * c + i * g (in place), h_out = o * tanh(c). */
+void crnn_lstm_cell(int isa, size_t sigmoid_block, const float *gi, const float *gh, float *c, float *h_out,
+                    size_t hidden);
 
-/* Element-wise y = sigmoid(x), y = tanh(x) (y may equal x). */
-void crnn_sigmoid(int isa, const float *x, float *y, size_t n);
+/* Element-wise y = sigmoid(x) (blocks as above) and y = tanh(x); y may equal x. */
+void crnn_sigmoid(int isa, size_t sigmoid_block, const float *x, float *y, size_t n);
 void crnn_tanh(int isa, const float *x, float *y, size_t n);
 
 /* ---------------------------------------------------------------------------------------------

@@ -1,11 +1,11 @@
 import CRNNKernels
 
-/// The element-wise part of GRU and LSTM steps, vectorised, in PyTorch's operation order.
+/// The element-wise part of GRU and LSTM steps, vectorised, operation by operation as PyTorch's
+/// CPU cells compute them (CRNNKernels.h says what is reproduced bit for bit).
 ///
-/// sigmoid and tanh are within a few ulp of the exact functions (the vector exp has about
-/// 1 ulp of error); KernelCellTests states the bounds it checks.
+/// `sigmoidBlock` is `PyTorchCPUCapability.sigmoidBlock` of the PyTorch build to reproduce.
 package enum CellKernel {
-    /// GRU: `r = σ(gi_r + gh_r)`, `z = σ(gi_z + gh_z)`, `n = tanh(gi_n + gh_n·r)`, `h' = (h - n)·z + n`.
+    /// GRU: `r = σ(gh_r + gi_r)`, `z = σ(gh_z + gi_z)`, `n = tanh(gi_n + gh_n·r)`, `h' = (h - n)·z + n`.
     ///
     /// - Parameters:
     ///   - gi: (3·hidden) input projection with `b_ih`.
@@ -15,9 +15,9 @@ package enum CellKernel {
     @inline(__always)
     package static func gru(
         gi: UnsafePointer<Float>, gh: UnsafePointer<Float>, hPrev: UnsafePointer<Float>,
-        hOut: UnsafeMutablePointer<Float>, hidden: Int, isa: KernelISA = .best
+        hOut: UnsafeMutablePointer<Float>, hidden: Int, sigmoidBlock: Int, isa: KernelISA = .best
     ) {
-        crnn_gru_cell(isa.rawValue, gi, gh, hPrev, hOut, hidden)
+        crnn_gru_cell(isa.rawValue, sigmoidBlock, gi, gh, hPrev, hOut, hidden)
     }
 
     /// LSTM: gates i, f, g, o; `c' = f·c + i·g` (in place), `h' = o·tanh(c')`.
@@ -30,15 +30,17 @@ package enum CellKernel {
     @inline(__always)
     package static func lstm(
         gi: UnsafePointer<Float>, gh: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
-        hOut: UnsafeMutablePointer<Float>, hidden: Int, isa: KernelISA = .best
+        hOut: UnsafeMutablePointer<Float>, hidden: Int, sigmoidBlock: Int, isa: KernelISA = .best
     ) {
-        crnn_lstm_cell(isa.rawValue, gi, gh, c, hOut, hidden)
+        crnn_lstm_cell(isa.rawValue, sigmoidBlock, gi, gh, c, hOut, hidden)
     }
 
-    /// `y[i] = 1 / (1 + exp(-x[i]))`; `y` may be `x`.
-    package static func sigmoid(_ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, isa: KernelISA = .best) {
+    /// `y[i] = 1 / (1 + exp(-x[i]))` (vector blocks of `sigmoidBlock`, as ATen); `y` may be `x`.
+    package static func sigmoid(
+        _ x: UnsafeBufferPointer<Float>, into y: UnsafeMutableBufferPointer<Float>, sigmoidBlock: Int, isa: KernelISA = .best
+    ) {
         precondition(y.count >= x.count)
-        crnn_sigmoid(isa.rawValue, x.baseAddress, y.baseAddress, x.count)
+        crnn_sigmoid(isa.rawValue, sigmoidBlock, x.baseAddress, y.baseAddress, x.count)
     }
 
     /// `y[i] = tanh(x[i])`; `y` may be `x`.
