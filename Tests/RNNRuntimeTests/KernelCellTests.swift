@@ -104,4 +104,35 @@ import Testing
             #expect(abs(Double(h[j]) - hn) <= 1e-6, "h[\(j)]")
         }
     }
+
+    /// The AVX2 and AVX-512 levels compute the same functions (SLEEF's expf, correctly rounded
+    /// tanh), so they agree bit for bit; the portable level agrees wherever the row is all scalar.
+    @Test(arguments: [0, 16, 32])
+    func levelsAgreeBitForBit(block: Int) {
+        let hidden = 77
+        var rng = KernelTestRandom(seed: UInt64(block + 5))
+        let gi = rng.floats(4 * hidden, in: -6...6), gh = rng.floats(4 * hidden, in: -6...6)
+        let h0 = rng.floats(hidden), c0 = rng.floats(hidden, in: -3...3)
+        func run(_ isa: KernelISA) -> [UInt32] {
+            var h = h0, c = c0, hl = [Float](repeating: 0, count: hidden)
+            gi.withUnsafeBufferPointer { gi in
+                gh.withUnsafeBufferPointer { gh in
+                    h.withUnsafeMutableBufferPointer { h in
+                        CellKernel.gru(gi: gi.baseAddress!, gh: gh.baseAddress!, hPrev: h.baseAddress!, hOut: h.baseAddress!,
+                                       hidden: hidden, sigmoidBlock: block, isa: isa)
+                    }
+                    c.withUnsafeMutableBufferPointer { c in
+                        hl.withUnsafeMutableBufferPointer { hl in
+                            CellKernel.lstm(gi: gi.baseAddress!, gh: gh.baseAddress!, c: c.baseAddress!, hOut: hl.baseAddress!,
+                                            hidden: hidden, sigmoidBlock: block, isa: isa)
+                        }
+                    }
+                }
+            }
+            return (h + c + hl).map(\.bitPattern)
+        }
+        #expect(run(.avx2) == run(.avx512))
+        #expect(run(.avx2VNNI) == run(.avx2))
+        if block == 0 { #expect(run(.portable) == run(.avx2)) }
+    }
 }
