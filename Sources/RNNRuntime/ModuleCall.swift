@@ -58,10 +58,11 @@ extension RecurrentWeights {
                                 cShape: config.kind.hasCellState ? leading + [hidden] : nil)
         } else {
             let states = config.numLayers * config.numDirections
-            let letters = config.batchFirst ? ["B", "T"] : ["T", "B"]
-            let expected = "(T, \(inputSize)), " + ShapeText.tuple(letters + ["\(inputSize)"])
-                + " or " + ShapeText.tuple(["V"] + letters + ["\(inputSize)"]) + " with sizes >= 1"
             guard (2...4).contains(input.count), input.last == inputSize, !input.contains(0) else {
+                // Built only on failure: streaming calls this once per step.
+                let letters = config.batchFirst ? ["B", "T"] : ["T", "B"]
+                let expected = "(T, \(inputSize)), " + ShapeText.tuple(letters + ["\(inputSize)"])
+                    + " or " + ShapeText.tuple(["V"] + letters + ["\(inputSize)"]) + " with sizes >= 1"
                 throw RNNRuntimeError.shapeMismatch(module: label, argument: "input", expected: expected, actual: input)
             }
             let outWidth = config.numDirections * out
