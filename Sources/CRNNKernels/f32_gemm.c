@@ -181,6 +181,26 @@ CRNN_AVX512 CRNN_INLINE void f32_tile_avx512(const int mr, const float *x, size_
     for (int r = 0; r < mr; ++r) f32_store_avx512(y + r * ldy, nj, acc[r]);
 }
 
+/* MR rows (1..8) against two consecutive panels: one broadcast feeds two FMAs. */
+CRNN_AVX512 CRNN_INLINE void f32_tile2_avx512(const int mr, const float *x, size_t ldx, const float *pp,
+                                             size_t k, __m512 bv0, __m512 bv1, float *y, size_t ldy, size_t nj1) {
+    const float *pp1 = pp + NR * k;
+    __m512 acc0[8], acc1[8];
+    for (int r = 0; r < mr; ++r) { acc0[r] = bv0; acc1[r] = bv1; }
+    for (size_t c = 0; c < k; ++c) {
+        const __m512 w0 = _mm512_loadu_ps(pp + c * NR), w1 = _mm512_loadu_ps(pp1 + c * NR);
+        for (int r = 0; r < mr; ++r) {
+            const __m512 xv = _mm512_set1_ps(x[r * ldx + c]);
+            acc0[r] = _mm512_fmadd_ps(xv, w0, acc0[r]);
+            acc1[r] = _mm512_fmadd_ps(xv, w1, acc1[r]);
+        }
+    }
+    for (int r = 0; r < mr; ++r) {
+        f32_store_avx512(y + r * ldy, NR, acc0[r]);
+        f32_store_avx512(y + r * ldy + NR, nj1, acc1[r]);
+    }
+}
+
 CRNN_AVX512 static void f32_gemv_avx512(const float *x, const float *packed, size_t n, size_t k,
                                         const float *bias, float *y) {
     const size_t panels = crnn_round_up(n, NR) / NR;
@@ -203,7 +223,27 @@ CRNN_AVX512 static void f32_gemm_avx512(const float *x, size_t rows, size_t ldx,
     const size_t panels = crnn_round_up(n, NR) / NR;
     size_t r0 = 0;
     if (rows >= 2) {
-        for (size_t p = 0; p < panels; ++p) {
+        size_t p = 0;
+        for (; p + 2 <= panels; p += 2) {
+            const size_t j0 = p * NR, nj1 = n - (j0 + NR) < NR ? n - (j0 + NR) : NR;
+            const float *pp = packed + p * NR * k;
+            const __m512 bv0 = f32_bias_avx512(bias, j0, NR), bv1 = f32_bias_avx512(bias, j0 + NR, nj1);
+            size_t r = 0;
+            for (; r + 8 <= rows; r += 8) f32_tile2_avx512(8, x + r * ldx, ldx, pp, k, bv0, bv1, y + r * ldy + j0, ldy, nj1);
+            const float *xr = x + r * ldx;
+            float *yr = y + r * ldy + j0;
+            switch (rows - r) {
+            case 7: f32_tile2_avx512(7, xr, ldx, pp, k, bv0, bv1, yr, ldy, nj1); break;
+            case 6: f32_tile2_avx512(6, xr, ldx, pp, k, bv0, bv1, yr, ldy, nj1); break;
+            case 5: f32_tile2_avx512(5, xr, ldx, pp, k, bv0, bv1, yr, ldy, nj1); break;
+            case 4: f32_tile2_avx512(4, xr, ldx, pp, k, bv0, bv1, yr, ldy, nj1); break;
+            case 3: f32_tile2_avx512(3, xr, ldx, pp, k, bv0, bv1, yr, ldy, nj1); break;
+            case 2: f32_tile2_avx512(2, xr, ldx, pp, k, bv0, bv1, yr, ldy, nj1); break;
+            case 1: f32_tile2_avx512(1, xr, ldx, pp, k, bv0, bv1, yr, ldy, nj1); break;
+            default: break;
+            }
+        }
+        for (; p < panels; ++p) {
             const size_t j0 = p * NR, nj = n - j0 < NR ? n - j0 : NR;
             const float *pp = packed + p * NR * k;
             const __m512 bv = f32_bias_avx512(bias, j0, nj);

@@ -288,11 +288,57 @@ CRNN_AVX512 CRNN_INLINE void s8_tile_avx512(const int mr, const uint8_t *x, size
     for (int r = 0; r < mr; ++r) s8_finish_avx512(o, e, r0 + r, j0, nj, acc[r]);
 }
 
+/* MR rows (1..8) against two consecutive panels: each broadcast of 4 activations feeds two
+ * vpdpbusd, halving the broadcasts of the one-panel tile for batched rows. */
+CRNN_AVX512 CRNN_INLINE void s8_tile2_avx512(const int mr, const uint8_t *x, size_t ldx, const int8_t *pp,
+                                            size_t groups, const s8_output *o, const s8_panel_epilogue *e0,
+                                            const s8_panel_epilogue *e1, size_t r0, size_t j0, size_t nj1) {
+    const int8_t *pp1 = pp + NR * groups * KG;
+    __m512i acc0[8], acc1[8];
+    for (int r = 0; r < mr; ++r) { acc0[r] = _mm512_setzero_si512(); acc1[r] = _mm512_setzero_si512(); }
+    for (size_t g = 0; g < groups; ++g) {
+        const __m512i w0 = _mm512_loadu_si512(pp + g * NR * KG), w1 = _mm512_loadu_si512(pp1 + g * NR * KG);
+        for (int r = 0; r < mr; ++r) {
+            int32_t xv;
+            memcpy(&xv, x + r * ldx + g * KG, sizeof xv);
+            const __m512i xb = _mm512_set1_epi32(xv);
+            acc0[r] = _mm512_dpbusd_epi32(acc0[r], xb, w0);
+            acc1[r] = _mm512_dpbusd_epi32(acc1[r], xb, w1);
+        }
+    }
+    for (int r = 0; r < mr; ++r) {
+        s8_finish_avx512(o, e0, r0 + r, j0, NR, acc0[r]);
+        s8_finish_avx512(o, e1, r0 + r, j0 + NR, nj1, acc1[r]);
+    }
+}
+
 CRNN_AVX512 static void s8_gemm_avx512(const uint8_t *x, size_t rows, size_t ldx, const int8_t *packed,
                                        size_t n, size_t k, const s8_output *o) {
     const size_t panels = crnn_round_up(n, NR) / NR, groups = crnn_round_up(k, KG) / KG;
-    s8_panel_epilogue e;
-    for (size_t p = 0; p < panels; ++p) {
+    s8_panel_epilogue e, e1;
+    size_t p = 0;
+    if (rows >= 2) {
+        for (; p + 2 <= panels; p += 2) {
+            const size_t j0 = p * NR, nj1 = n - (j0 + NR) < NR ? n - (j0 + NR) : NR;
+            const int8_t *pp = packed + p * NR * groups * KG;
+            s8_panel_epilogue_init(&e, o, j0, NR);
+            s8_panel_epilogue_init(&e1, o, j0 + NR, nj1);
+            size_t r = 0;
+            for (; r + 8 <= rows; r += 8) s8_tile2_avx512(8, x + r * ldx, ldx, pp, groups, o, &e, &e1, r, j0, nj1);
+            const uint8_t *xr = x + r * ldx;
+            switch (rows - r) {
+            case 7: s8_tile2_avx512(7, xr, ldx, pp, groups, o, &e, &e1, r, j0, nj1); break;
+            case 6: s8_tile2_avx512(6, xr, ldx, pp, groups, o, &e, &e1, r, j0, nj1); break;
+            case 5: s8_tile2_avx512(5, xr, ldx, pp, groups, o, &e, &e1, r, j0, nj1); break;
+            case 4: s8_tile2_avx512(4, xr, ldx, pp, groups, o, &e, &e1, r, j0, nj1); break;
+            case 3: s8_tile2_avx512(3, xr, ldx, pp, groups, o, &e, &e1, r, j0, nj1); break;
+            case 2: s8_tile2_avx512(2, xr, ldx, pp, groups, o, &e, &e1, r, j0, nj1); break;
+            case 1: s8_tile2_avx512(1, xr, ldx, pp, groups, o, &e, &e1, r, j0, nj1); break;
+            default: break;
+            }
+        }
+    }
+    for (; p < panels; ++p) {
         const size_t j0 = p * NR, nj = n - j0 < NR ? n - j0 : NR;
         const int8_t *pp = packed + p * NR * groups * KG;
         s8_panel_epilogue_init(&e, o, j0, nj);
