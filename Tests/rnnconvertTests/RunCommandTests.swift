@@ -97,7 +97,7 @@ struct RunCommandTests {
     static let failures: [Failure] = [
         Failure(name: "several modules, no --module", arguments: { f, o in
             ["run", f.appendingPathComponent("two_modules/attrs.h5").path, "--input", f.appendingPathComponent("two_modules/encoder.batched.input.npy").path, "--out", o.path]
-        }, mentions: "choose one with --module"),
+        }, mentions: "choose one by its prefix"),
         Failure(name: "unknown module", arguments: { f, o in
             ["run", f.appendingPathComponent("two_modules/attrs.h5").path, "--module", "nope", "--input", f.appendingPathComponent("two_modules/encoder.batched.input.npy").path, "--out", o.path]
         }, mentions: "no module at prefix \"nope\""),
