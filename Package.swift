@@ -29,9 +29,12 @@ let package = Package(
             name: "RNNFormat",
             dependencies: ["CHDF5", "CZlib"]
         ),
+        // The hot loops in C: AVX2/FMA chosen at run time per call, portable C elsewhere. No
+        // compiler flags, so the package stays usable as a dependency.
+        .target(name: "CRNNKernels"),
         .target(
             name: "RNNRuntime",
-            dependencies: ["RNNFormat"]
+            dependencies: ["RNNFormat", "CRNNKernels"]
         ),
         .executableTarget(
             name: "rnnconvert",
@@ -42,6 +45,9 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "SwiftAppExample", dependencies: ["RNNRuntime"], path: "Examples/SwiftAppExample"),
+        // Single-thread product timings against the weight-streaming floor (BENCHMARKS.md);
+        // not a product: `swift run -c release kernelbench [H ...]`.
+        .executableTarget(name: "kernelbench", dependencies: ["RNNRuntime", "CRNNKernels"]),
         .testTarget(name: "RNNFormatTests", dependencies: ["RNNFormat", "CZlib"]),
         .testTarget(name: "RNNRuntimeTests", dependencies: ["RNNRuntime", "RNNFormat"]),
         .testTarget(name: "rnnconvertTests", dependencies: ["rnnconvert"]),

@@ -1,5 +1,3 @@
-import Foundation
-
 /// The element-wise part of one recurrent step, after both products are computed: what
 /// distinguishes GRU, LSTM and RNN. The recurrence driver is generic over it, so each kind
 /// gets its own specialised time loop from one source.
@@ -22,47 +20,33 @@ protocol CellMath: Sendable {
     )
 }
 
-@inline(__always)
-func sigmoid(_ x: Float) -> Float {
-    1 / (1 + exp(-x))
-}
-
 /// GRU, gates r, z, n: n uses `r * gh_n` with `b_hn` inside `gh_n`; `h' = (h - n) * z + n` as PyTorch writes it.
 struct GRUMath: CellMath {
     static var gateCount: Int { 3 }
+    /// `PyTorchCPUCapability.sigmoidBlock` of the build whose last bits to reproduce.
+    var sigmoidBlock: Int
 
     @inline(__always)
     func update(
         gi: UnsafePointer<Float>, gh: UnsafePointer<Float>, hPrev: UnsafePointer<Float>,
         hOut: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, hidden h: Int
     ) {
-        for j in 0..<h {
-            let r = sigmoid(gi[j] + gh[j])
-            let z = sigmoid(gi[h + j] + gh[h + j])
-            let n = tanh(gi[2 * h + j] + r * gh[2 * h + j])
-            hOut[j] = (hPrev[j] - n) * z + n
-        }
+        CellKernel.gru(gi: gi, gh: gh, hPrev: hPrev, hOut: hOut, hidden: h, sigmoidBlock: sigmoidBlock)
     }
 }
 
 /// LSTM, gates i, f, g, o: `c' = f*c + i*g`, `h' = o*tanh(c')`.
 struct LSTMMath: CellMath {
     static var gateCount: Int { 4 }
+    /// `PyTorchCPUCapability.sigmoidBlock` of the build whose last bits to reproduce.
+    var sigmoidBlock: Int
 
     @inline(__always)
     func update(
         gi: UnsafePointer<Float>, gh: UnsafePointer<Float>, hPrev: UnsafePointer<Float>,
         hOut: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, hidden h: Int
     ) {
-        for j in 0..<h {
-            let i = sigmoid(gi[j] + gh[j])
-            let f = sigmoid(gi[h + j] + gh[h + j])
-            let g = tanh(gi[2 * h + j] + gh[2 * h + j])
-            let o = sigmoid(gi[3 * h + j] + gh[3 * h + j])
-            let cNew = f * c[j] + i * g
-            c[j] = cNew
-            hOut[j] = o * tanh(cNew)
-        }
+        CellKernel.lstm(gi: gi, gh: gh, c: c, hOut: hOut, hidden: h, sigmoidBlock: sigmoidBlock)
     }
 }
 
@@ -76,8 +60,9 @@ struct TanhRNNMath: CellMath {
         hOut: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, hidden h: Int
     ) {
         for j in 0..<h {
-            hOut[j] = tanh(gi[j] + gh[j])
+            hOut[j] = gi[j] + gh[j]
         }
+        CellKernel.tanh(UnsafeBufferPointer(start: hOut, count: h), into: UnsafeMutableBufferPointer(start: hOut, count: h))
     }
 }
 

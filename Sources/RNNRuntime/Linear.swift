@@ -17,6 +17,17 @@ public struct Linear: Sendable {
     public let weights: Weights
     /// Length `outFeatures`, or nil for no bias.
     public let bias: [Float]?
+    /// The weights in the product kernel's layout, packed once here (Sources/RNNRuntime/Kernels).
+    private let prepared: Prepared
+
+    private enum Prepared: Sendable {
+        case float32(PackedFloatMatrix)
+        /// Symmetric int8 weights (PyTorch's and our quantizer's): the u8 × s8 kernel.
+        case int8(PackedInt8Matrix)
+        /// Weights with non-zero zero points, which the format allows but no quantizer writes:
+        /// the reference implementation with fbgemm's extra terms.
+        case affineInt8(Int8Weights)
+    }
 
     public init(outFeatures: Int, inFeatures: Int, weights: Weights, bias: [Float]?) {
         self.outFeatures = outFeatures
@@ -24,6 +35,15 @@ public struct Linear: Sendable {
         self.weights = weights
         self.bias = bias
         if let bias { precondition(bias.count == outFeatures, "bias has \(bias.count) values for \(outFeatures) outputs") }
+        switch weights {
+        case .float32(let w):
+            prepared = .float32(PackedFloatMatrix(weights: w, outFeatures: outFeatures, inFeatures: inFeatures, bias: bias))
+        case .int8(let w) where w.zeroPoints.allSatisfy({ $0 == 0 }):
+            prepared = .int8(PackedInt8Matrix(values: w.values, outFeatures: outFeatures, inFeatures: inFeatures,
+                                              scales: w.scales, bias: bias))
+        case .int8(let w):
+            prepared = .affineInt8(w)
+        }
     }
 
     /// Builds the product of a module parameter: float weights run in float32, int8 weights in
@@ -61,21 +81,41 @@ public struct Linear: Sendable {
     ) {
         precondition(x.count >= rows * inFeatures && y.count >= rows * outFeatures)
         guard rows > 0 else { return }
-        switch weights {
-        case .float32(let w):
-            w.withUnsafeBufferPointer { w in
-                if let bias {
-                    bias.withUnsafeBufferPointer { b in
-                        FloatKernel.product(x: x.baseAddress!, rows: rows, w: w.baseAddress!, bias: b.baseAddress,
-                                            outFeatures: outFeatures, inFeatures: inFeatures, y: y.baseAddress!)
-                    }
-                } else {
-                    FloatKernel.product(x: x.baseAddress!, rows: rows, w: w.baseAddress!, bias: nil,
-                                        outFeatures: outFeatures, inFeatures: inFeatures, y: y.baseAddress!)
-                }
-            }
-        case .int8(let w):
+        switch prepared {
+        case .float32(let matrix):
+            matrix.apply(x, rows: rows, into: y)
+        case .int8(let matrix):
+            Self.applyInt8(matrix, x, rows: rows, into: y, scratch: &workspace.int8)
+        case .affineInt8(let w):
             w.apply(x, rows: rows, bias: bias, into: y, scratch: &workspace.int8)
+        }
+    }
+}
+
+extension Linear {
+    /// PyTorch's dynamic int8 product: one activation scale from the block's range
+    /// (`ActivationQuantization`), quantization to u8, then the packed kernel with the fused
+    /// `fmaf` epilogue. Bit-identical to `Int8Weights.apply` for symmetric weights.
+    @inline(__always)
+    static func applyInt8(
+        _ matrix: PackedInt8Matrix, _ x: UnsafeBufferPointer<Float>, rows: Int,
+        into y: UnsafeMutableBufferPointer<Float>, scratch: inout Int8Scratch
+    ) {
+        let k = matrix.inFeatures, padded = matrix.paddedInFeatures
+        guard k > 0 else {
+            // No columns: every accumulator is 0 and y is the bias.
+            matrix.apply(UnsafeBufferPointer(start: nil, count: 0), rows: rows, scale: 1, zeroPoint: 0, maxCode: 0, into: y)
+            return
+        }
+        let range = QuantizeKernel.minMax(x, rows: rows, cols: k)
+        let activation = range.min <= range.max ? ActivationQuantization(min: range.min, max: range.max)
+            : ActivationQuantization(min: 0, max: 0)
+        scratch.reserve(activations: rows * padded, accumulators: 0)
+        scratch.withBuffers { xq, _ in
+            let top = QuantizeKernel.quantize(x, rows: rows, cols: k, inverseScale: 1 / activation.scale,
+                                              zeroPoint: activation.zeroPoint, into: xq)
+            matrix.apply(UnsafeBufferPointer(xq), rows: rows, scale: activation.scale, zeroPoint: activation.zeroPoint,
+                         maxCode: top, into: y)
         }
     }
 }
@@ -84,79 +124,4 @@ public struct Linear: Sendable {
 public struct LinearWorkspace: Sendable {
     var int8 = Int8Scratch()
     public init() {}
-}
-
-/// The float32 product `y = x·Wᵀ + b` with W row-major (out, in): dot products over contiguous
-/// memory with eight-lane accumulators. Four weight rows at a time are held in L1 while every
-/// input row passes by, so each weight is read from memory once per call whatever the number
-/// of rows; four accumulators fit the sixteen SSE registers without spilling.
-enum FloatKernel {
-    typealias Lanes = SIMD8<Float>
-
-    static func product(
-        x: UnsafePointer<Float>, rows: Int, w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-        outFeatures: Int, inFeatures: Int, y: UnsafeMutablePointer<Float>
-    ) {
-        let n = inFeatures
-        let vectorEnd = n & ~7
-        var o = 0
-        while o + 4 <= outFeatures {
-            let w0 = w + o * n, w1 = w0 + n, w2 = w1 + n, w3 = w2 + n
-            for r in 0..<rows {
-                let x0 = x + r * n
-                var a0 = Lanes(), a1 = Lanes(), a2 = Lanes(), a3 = Lanes()
-                var k = 0
-                while k < vectorEnd {
-                    let v = load(x0 + k)
-                    a0 += v * load(w0 + k)
-                    a1 += v * load(w1 + k)
-                    a2 += v * load(w2 + k)
-                    a3 += v * load(w3 + k)
-                    k += 8
-                }
-                let y0 = y + r * outFeatures + o
-                y0[0] = finish(a0, x0, w0, from: vectorEnd, to: n, bias: bias, o)
-                y0[1] = finish(a1, x0, w1, from: vectorEnd, to: n, bias: bias, o + 1)
-                y0[2] = finish(a2, x0, w2, from: vectorEnd, to: n, bias: bias, o + 2)
-                y0[3] = finish(a3, x0, w3, from: vectorEnd, to: n, bias: bias, o + 3)
-            }
-            o += 4
-        }
-        while o < outFeatures {
-            let w0 = w + o * n
-            for r in 0..<rows {
-                let x0 = x + r * n
-                var a0 = Lanes()
-                var k = 0
-                while k < vectorEnd {
-                    a0 += load(x0 + k) * load(w0 + k)
-                    k += 8
-                }
-                y[r * outFeatures + o] = finish(a0, x0, w0, from: vectorEnd, to: n, bias: bias, o)
-            }
-            o += 1
-        }
-    }
-
-    @inline(__always)
-    static func load(_ p: UnsafePointer<Float>) -> Lanes {
-        UnsafeRawPointer(p).loadUnaligned(as: Lanes.self)
-    }
-
-    /// Reduces the lanes, adds the scalar tail `x[k]·w[k]` for `k` in `start..<end`, then the bias:
-    /// the one order every block shape uses.
-    @inline(__always)
-    static func finish(
-        _ acc: Lanes, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, from start: Int, to end: Int,
-        bias: UnsafePointer<Float>?, _ o: Int
-    ) -> Float {
-        var sum = acc.sum()
-        var k = start
-        while k < end {
-            sum += x[k] * w[k]
-            k += 1
-        }
-        if let bias { sum += bias[o] }
-        return sum
-    }
 }

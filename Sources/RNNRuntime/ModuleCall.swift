@@ -58,10 +58,11 @@ extension RecurrentWeights {
                                 cShape: config.kind.hasCellState ? leading + [hidden] : nil)
         } else {
             let states = config.numLayers * config.numDirections
-            let letters = config.batchFirst ? ["B", "T"] : ["T", "B"]
-            let expected = "(T, \(inputSize)), " + ShapeText.tuple(letters + ["\(inputSize)"])
-                + " or " + ShapeText.tuple(["V"] + letters + ["\(inputSize)"]) + " with sizes >= 1"
             guard (2...4).contains(input.count), input.last == inputSize, !input.contains(0) else {
+                // Built only on failure: streaming calls this once per step.
+                let letters = config.batchFirst ? ["B", "T"] : ["T", "B"]
+                let expected = "(T, \(inputSize)), " + ShapeText.tuple(letters + ["\(inputSize)"])
+                    + " or " + ShapeText.tuple(["V"] + letters + ["\(inputSize)"]) + " with sizes >= 1"
                 throw RNNRuntimeError.shapeMismatch(module: label, argument: "input", expected: expected, actual: input)
             }
             let outWidth = config.numDirections * out
@@ -133,9 +134,10 @@ extension RecurrentWeights {
     func run(input: Tensor, h0: Tensor?, c0: Tensor?, lengths: [Int]?, stateNames: StateNames = .initial) throws -> ModuleOutput {
         let layout = try layout(input: input.shape, h0: h0?.shape, c0: c0?.shape, stateNames: stateNames)
         let plans = try plans(layout: layout, inputRank: input.rank, lengths: lengths)
+        let sigmoidBlock = PyTorchCPUCapability.current.sigmoidBlock
         switch config.kind.family {
-        case .gru: return run(GRUMath(), input: input, h0: h0, c0: c0, layout: layout, plans: plans)
-        case .lstm: return run(LSTMMath(), input: input, h0: h0, c0: c0, layout: layout, plans: plans)
+        case .gru: return run(GRUMath(sigmoidBlock: sigmoidBlock), input: input, h0: h0, c0: c0, layout: layout, plans: plans)
+        case .lstm: return run(LSTMMath(sigmoidBlock: sigmoidBlock), input: input, h0: h0, c0: c0, layout: layout, plans: plans)
         case .rnn:
             switch config.nonlinearity {
             case .tanh: return run(TanhRNNMath(), input: input, h0: h0, c0: c0, layout: layout, plans: plans)
@@ -152,7 +154,9 @@ extension RecurrentWeights {
         var h = [Float](repeating: 0, count: layout.hShape.reduce(1, *))
         var c = [Float](repeating: 0, count: layout.cShape?.reduce(1, *) ?? 0)
         let h0 = h0?.scalars ?? [], c0 = c0?.scalars ?? []
-        var workspace = RecurrenceWorkspace(config: config, tokens: plans.map(\.tokens).max() ?? 0, batch: layout.batch)
+        let tokens = plans.map(\.tokens).max() ?? 0
+        var workspace = RecurrenceWorkspace(config: config, tokens: tokens, batch: layout.batch,
+                                            lanes: directionLanes(tokens: tokens))
         input.scalars.withUnsafeBufferPointer { x in
             h0.withUnsafeBufferPointer { h0 in
                 c0.withUnsafeBufferPointer { c0 in

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Which tokens of a (T, B) batch are valid and in which order the driver visits them.
 ///
 /// Like PyTorch's packed sequences, batch elements are visited sorted by decreasing length
@@ -58,39 +60,64 @@ struct SliceBuffers {
     var cN: UnsafeMutablePointer<Float>?
 }
 
-/// Scratch for one call, allocated once before the loops and carved into regions.
+/// Scratch for one call, allocated once before the loops and carved into regions: two
+/// ping-pong layer buffers, then one set of per-direction scratch per lane (directions that
+/// run at the same time need their own).
 struct RecurrenceWorkspace {
     var storage: [Float]
-    var linear = LinearWorkspace()
+    /// One per lane.
+    var linear: [LinearWorkspace]
     let layerWidth: Int
     let gateWidth: Int
     let tokens: Int
     let batch: Int
     let hidden: Int
     let stateWidth: Int
+    /// Directions run at the same time: 2 for a bidirectional module allowed two threads, else 1.
+    let lanes: Int
+
+    /// Floats of one lane: input gates, hidden gates, h, c, h before projection.
+    var laneCount: Int { tokens * gateWidth + batch * gateWidth + batch * stateWidth + 2 * batch * hidden }
 
     /// Sized for calls of at most `tokens` valid tokens over `batch` elements.
-    init(config: ModuleConfig, tokens: Int, batch: Int) {
+    init(config: ModuleConfig, tokens: Int, batch: Int, lanes: Int = 1) {
         layerWidth = max(config.inputSize, config.numDirections * config.outputSize)
         gateWidth = config.gateRows
         self.tokens = tokens
         self.batch = batch
         hidden = config.hiddenSize
         stateWidth = config.outputSize
-        // two ping-pong layer buffers, input gates, hidden gates, h, c, h before projection
-        let count = 2 * tokens * layerWidth + tokens * gateWidth + batch * gateWidth
-            + batch * stateWidth + 2 * batch * hidden
-        storage = [Float](repeating: 0, count: count)
+        self.lanes = lanes
+        linear = Array(repeating: LinearWorkspace(), count: lanes)
+        // Not zero-filled: every region is written before it is read (gathered input, products,
+        // initial h and c, cell outputs), and zeroing megabytes per call showed in profiles.
+        storage = []
+        let count = 2 * tokens * layerWidth + lanes * laneCount
+        storage = [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
     }
 }
 
 extension RecurrentWeights {
+    /// How many directions of a call over `tokens` tokens run at once: 2 when the module is
+    /// bidirectional, the task allows two threads and each direction has enough work to pay
+    /// for waking a second thread; otherwise 1.
+    func directionLanes(tokens: Int) -> Int {
+        guard config.numDirections == 2, Parallelism.maximumThreads >= 2 else { return 1 }
+        var work = 0
+        for layer in 0..<config.numLayers {
+            work += tokens * config.gateRows * (config.layerInputSize(layer) + config.outputSize)
+            if config.projSize > 0 { work += tokens * config.projSize * config.hiddenSize }
+        }
+        return work >= Parallelism.minimumWorkPerThread ? 2 : 1
+    }
+
     /// Runs every layer and direction of one independent call with the cell math `math`.
     ///
     /// Per layer and direction: one input product over all valid tokens, then per time step one
     /// hidden product over the active rows, the cell update, and for LSTM with projection one
     /// `weight_hr` product over the active rows. PyTorch's dynamic-int8 modules take their
-    /// activation scales at exactly these calls.
+    /// activation scales at exactly these calls. With two lanes the two directions of a layer
+    /// run on two threads; they read the same input and write disjoint columns of the output.
     func runSlice<M: CellMath>(
         _ math: M, plan: SequencePlan, buffers b: SliceBuffers, workspace ws: inout RecurrenceWorkspace
     ) {
@@ -98,97 +125,132 @@ extension RecurrentWeights {
         let inputSize = config.inputSize, hidden = config.hiddenSize, out = config.outputSize
         let directions = config.numDirections, layerOutWidth = directions * out
         let gateWidth = ws.gateWidth, layerWidth = ws.layerWidth
-        let capacity = ws.tokens
+        let capacity = ws.tokens, laneCount = ws.laneCount, lanes = ws.lanes
         precondition(tokens <= capacity && batch <= ws.batch, "workspace too small for the call")
         let projecting = config.projSize > 0
-        var linearWorkspace = ws.linear
-        defer { ws.linear = linearWorkspace }
 
-        ws.storage.withUnsafeMutableBufferPointer { storage in
-            let base = storage.baseAddress!
-            var bufferA = base
-            var bufferB = bufferA + capacity * layerWidth
-            let gates = bufferB + capacity * layerWidth
-            let hiddenGates = gates + capacity * gateWidth
-            let h = hiddenGates + batch * gateWidth
-            let c = h + batch * out
-            let hFull = c + batch * hidden
+        ws.linear.withUnsafeMutableBufferPointer { linearBuffer in
+            let linearWorkspaces = linearBuffer
+            ws.storage.withUnsafeMutableBufferPointer { storage in
+                let base = storage.baseAddress!
+                var bufferA = base
+                var bufferB = bufferA + capacity * layerWidth
+                let laneBase = bufferB + capacity * layerWidth
 
-            // Gather the valid tokens of the input, time-major in sorted order.
-            for t in 0..<steps {
-                for k in 0..<plan.counts[t] {
-                    let element = plan.order[k]
-                    let source = b.input + (b.batchFirst ? element * steps + t : t * batch + element) * inputSize
-                    (bufferA + (plan.offsets[t] + k) * inputSize).update(from: source, count: inputSize)
-                }
-            }
-
-            for layer in 0..<config.numLayers {
-                let inWidth = config.layerInputSize(layer)
-                let x = UnsafeBufferPointer(start: bufferA, count: tokens * inWidth)
-                for direction in 0..<directions {
-                    let weights = layers[layer][direction]
-                    let stateIndex = layer * directions + direction
-                    weights.inputProduct.apply(x, rows: tokens, into: UnsafeMutableBufferPointer(start: gates, count: tokens * gateWidth),
-                                               workspace: &linearWorkspace)
-                    for k in 0..<batch {
-                        let element = plan.order[k]
-                        let hRow = h + k * out, cRow = c + k * hidden
-                        if let h0 = b.h0 {
-                            hRow.update(from: h0 + (stateIndex * batch + element) * out, count: out)
-                        } else {
-                            hRow.update(repeating: 0, count: out)
-                        }
-                        if let c0 = b.c0 {
-                            cRow.update(from: c0 + (stateIndex * batch + element) * hidden, count: hidden)
-                        } else {
-                            cRow.update(repeating: 0, count: hidden)
-                        }
-                    }
-
-                    for step in 0..<steps {
-                        let t = direction == 0 ? step : steps - 1 - step
-                        let active = plan.counts[t]
-                        let first = plan.offsets[t]
-                        weights.hiddenProduct.apply(UnsafeBufferPointer(start: h, count: active * out), rows: active,
-                                                    into: UnsafeMutableBufferPointer(start: hiddenGates, count: active * gateWidth),
-                                                    workspace: &linearWorkspace)
-                        for k in 0..<active {
-                            math.update(gi: gates + (first + k) * gateWidth, gh: hiddenGates + k * gateWidth,
-                                        hPrev: h + k * out, hOut: projecting ? hFull + k * hidden : h + k * out,
-                                        c: c + k * hidden, hidden: hidden)
-                        }
-                        if let projection = weights.projection {
-                            projection.apply(UnsafeBufferPointer(start: hFull, count: active * hidden), rows: active,
-                                             into: UnsafeMutableBufferPointer(start: h, count: active * out),
-                                             workspace: &linearWorkspace)
-                        }
-                        for k in 0..<active {
-                            (bufferB + (first + k) * layerOutWidth + direction * out).update(from: h + k * out, count: out)
-                        }
-                    }
-
-                    for k in 0..<batch {
-                        let element = plan.order[k]
-                        (b.hN + (stateIndex * batch + element) * out).update(from: h + k * out, count: out)
-                        if let cN = b.cN {
-                            (cN + (stateIndex * batch + element) * hidden).update(from: c + k * hidden, count: hidden)
+                // Time-major input with every element full length is already in the driver's token
+                // order: the first layer reads it in place and the last writes the output in place
+                // (gathering and scattering cost ~10% of a batched call).
+                let inPlace = !b.batchFirst && tokens == steps * batch && plan.order.elementsEqual(0..<batch)
+                if !inPlace {
+                    // Gather the valid tokens of the input, time-major in sorted order.
+                    for t in 0..<steps {
+                        for k in 0..<plan.counts[t] {
+                            let element = plan.order[k]
+                            let source = b.input + (b.batchFirst ? element * steps + t : t * batch + element) * inputSize
+                            (bufferA + (plan.offsets[t] + k) * inputSize).update(from: source, count: inputSize)
                         }
                     }
                 }
-                swap(&bufferA, &bufferB)
-            }
+                let lastLayer = config.numLayers - 1
+                var wroteOutput = false
 
-            // Scatter the last layer's output back to (T, B) or (B, T); padding stays zero.
-            if let output = b.output {
-                for t in 0..<steps {
-                    for k in 0..<plan.counts[t] {
-                        let element = plan.order[k]
-                        let target = output + (b.batchFirst ? element * steps + t : t * batch + element) * layerOutWidth
-                        target.update(from: bufferA + (plan.offsets[t] + k) * layerOutWidth, count: layerOutWidth)
+                for layer in 0..<config.numLayers {
+                    let inWidth = config.layerInputSize(layer)
+                    let x = UnsafeBufferPointer(start: layer == 0 && inPlace ? b.input : UnsafePointer(bufferA),
+                                                count: tokens * inWidth)
+                    let output: UnsafeMutablePointer<Float>
+                    if layer == lastLayer, inPlace, let final = b.output {
+                        output = final
+                        wroteOutput = true
+                    } else {
+                        output = bufferB
+                    }
+
+                    /// One direction of this layer with lane `lane`'s scratch.
+                    func runDirection(_ direction: Int, lane: Int) {
+                        let gates = laneBase + lane * laneCount
+                        let hiddenGates = gates + capacity * gateWidth
+                        let h = hiddenGates + batch * gateWidth
+                        let c = h + batch * out
+                        let hFull = c + batch * hidden
+                        let weights = layers[layer][direction]
+                        let stateIndex = layer * directions + direction
+                        weights.inputProduct.apply(x, rows: tokens, into: UnsafeMutableBufferPointer(start: gates, count: tokens * gateWidth),
+                                                   workspace: &linearWorkspaces[lane])
+                        for k in 0..<batch {
+                            let element = plan.order[k]
+                            let hRow = h + k * out, cRow = c + k * hidden
+                            if let h0 = b.h0 {
+                                hRow.update(from: h0 + (stateIndex * batch + element) * out, count: out)
+                            } else {
+                                hRow.update(repeating: 0, count: out)
+                            }
+                            if let c0 = b.c0 {
+                                cRow.update(from: c0 + (stateIndex * batch + element) * hidden, count: hidden)
+                            } else {
+                                cRow.update(repeating: 0, count: hidden)
+                            }
+                        }
+
+                        for step in 0..<steps {
+                            let t = direction == 0 ? step : steps - 1 - step
+                            let active = plan.counts[t]
+                            let first = plan.offsets[t]
+                            weights.hiddenProduct.apply(UnsafeBufferPointer(start: h, count: active * out), rows: active,
+                                                        into: UnsafeMutableBufferPointer(start: hiddenGates, count: active * gateWidth),
+                                                        workspace: &linearWorkspaces[lane])
+                            for k in 0..<active {
+                                math.update(gi: gates + (first + k) * gateWidth, gh: hiddenGates + k * gateWidth,
+                                            hPrev: h + k * out, hOut: projecting ? hFull + k * hidden : h + k * out,
+                                            c: c + k * hidden, hidden: hidden)
+                            }
+                            if let projection = weights.projection {
+                                projection.apply(UnsafeBufferPointer(start: hFull, count: active * hidden), rows: active,
+                                                 into: UnsafeMutableBufferPointer(start: h, count: active * out),
+                                                 workspace: &linearWorkspaces[lane])
+                            }
+                            for k in 0..<active {
+                                (output + (first + k) * layerOutWidth + direction * out).update(from: h + k * out, count: out)
+                            }
+                        }
+
+                        for k in 0..<batch {
+                            let element = plan.order[k]
+                            (b.hN + (stateIndex * batch + element) * out).update(from: h + k * out, count: out)
+                            if let cN = b.cN {
+                                (cN + (stateIndex * batch + element) * hidden).update(from: c + k * hidden, count: hidden)
+                            }
+                        }
+                    }
+
+                    if lanes == 2 && directions == 2 {
+                        let job = ConcurrentDirections { direction in runDirection(direction, lane: direction) }
+                        DispatchQueue.concurrentPerform(iterations: 2) { job.run($0) }
+                    } else {
+                        for direction in 0..<directions { runDirection(direction, lane: 0) }
+                    }
+                    swap(&bufferA, &bufferB)
+                }
+
+                // Scatter the last layer's output back to (T, B) or (B, T); padding stays zero.
+                if let output = b.output, !wroteOutput {
+                    for t in 0..<steps {
+                        for k in 0..<plan.counts[t] {
+                            let element = plan.order[k]
+                            let target = output + (b.batchFirst ? element * steps + t : t * batch + element) * layerOutWidth
+                            target.update(from: bufferA + (plan.offsets[t] + k) * layerOutWidth, count: layerOutWidth)
+                        }
                     }
                 }
             }
         }
     }
+}
+
+/// The two directions of a layer handed to two threads. Sound because each direction writes
+/// only its own lane's scratch and linear workspace, its own columns of the layer output and its
+/// own rows of h_n/c_n, and both only read the layer input, the weights and h0/c0; the call
+/// returns only after both finish.
+private struct ConcurrentDirections: @unchecked Sendable {
+    let run: (Int) -> Void
 }

@@ -17,6 +17,7 @@ struct RNNConvert: ParsableCommand {
             CompareCommand.self,
             RunCommand.self,
             VerifyCommand.self,
+            BenchCommand.self,
         ]
     )
 

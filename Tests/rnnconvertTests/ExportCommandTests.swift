@@ -30,10 +30,10 @@ struct ExportCommandTests {
 
     @Test("the exported file runs like PyTorch", arguments: cases)
     func exportThenRun(_ c: Case) throws {
-        let out = try RunCommandTests.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: out) }
+        let scratch = try TemporaryDirectory()
+        let out = URL(fileURLWithPath: scratch.path)
         let exported = out.appendingPathComponent("model.safetensors").path
-        let export = try RunCommandTests.run(["export", Self.fixtures.appendingPathComponent(c.checkpoint).path, "-o", exported] + c.flags)
+        let export = try CLI.run(["export", Self.fixtures.appendingPathComponent(c.checkpoint).path, "-o", exported] + c.flags)
         #expect(export.status == 0, "\(export.stderr)")
         #expect(!export.stderr.contains("error"))
 
@@ -44,7 +44,7 @@ struct ExportCommandTests {
         for option in ["h0", "c0", "lengths"] {
             if let name = files[option] { arguments += ["--\(option)", directory.appendingPathComponent(name).path] }
         }
-        let run = try RunCommandTests.run(arguments)
+        let run = try CLI.run(arguments)
         #expect(run.status == 0, "\(run.stderr)")
         for field in ["output", "h_n", "c_n"] {
             guard let name = files[field] else { continue }
@@ -58,10 +58,10 @@ struct ExportCommandTests {
 
     @Test("tensors outside RNN modules are listed, not exported")
     func leftoversListed() throws {
-        let out = try RunCommandTests.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: out) }
+        let scratch = try TemporaryDirectory()
+        let out = URL(fileURLWithPath: scratch.path)
         let exported = out.appendingPathComponent("m.safetensors").path
-        let result = try RunCommandTests.run(["export", Self.fixtures.appendingPathComponent("float/lstm_proj/model.pt").path, "-o", exported])
+        let result = try CLI.run(["export", Self.fixtures.appendingPathComponent("float/lstm_proj/model.pt").path, "-o", exported])
         #expect(result.status == 0)
         #expect(result.stderr == "note: 3 tensor(s) outside RNN modules not exported: embed.weight, head.bias, head.weight\n")
         let model = try ModelFile.read(path: exported)
@@ -71,24 +71,24 @@ struct ExportCommandTests {
 
     @Test("an existing output needs --force; a non-safetensors output and hostile input are refused")
     func refusals() throws {
-        let out = try RunCommandTests.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: out) }
+        let scratch = try TemporaryDirectory()
+        let out = URL(fileURLWithPath: scratch.path)
         let target = out.appendingPathComponent("m.safetensors")
         try Data("keep".utf8).write(to: target)
         let source = Self.fixtures.appendingPathComponent("float/gru/model.pt").path
-        let refused = try RunCommandTests.run(["export", source, "-o", target.path])
+        let refused = try CLI.run(["export", source, "-o", target.path])
         #expect(refused.status != 0)
         #expect(refused.stderr.hasPrefix("error: ") && refused.stderr.contains("output exists"))
         #expect(try Data(contentsOf: target) == Data("keep".utf8))
-        let forced = try RunCommandTests.run(["export", source, "-o", target.path, "--force"])
+        let forced = try CLI.run(["export", source, "-o", target.path, "--force"])
         #expect(forced.status == 0, "\(forced.stderr)")
         #expect(try ModelFile.read(path: target.path).modules.count == 1)
 
-        let h5 = try RunCommandTests.run(["export", source, "-o", out.appendingPathComponent("m.h5").path])
+        let h5 = try CLI.run(["export", source, "-o", out.appendingPathComponent("m.h5").path])
         #expect(h5.status != 0)
         #expect(h5.stderr.contains("the output must end in .safetensors"))
 
-        let hostile = try RunCommandTests.run(["export", Self.fixtures.appendingPathComponent("hostile/pickle/global_posix_system.pt").path,
+        let hostile = try CLI.run(["export", Self.fixtures.appendingPathComponent("hostile/pickle/global_posix_system.pt").path,
                                                "-o", out.appendingPathComponent("h.safetensors").path])
         #expect(hostile.status != 0)
         #expect(hostile.stderr.contains("refusing pickle global 'posix.system'"))

@@ -1,0 +1,287 @@
+#include "internal.h"
+#include <string.h>
+
+#define NR CRNN_F32_PANEL
+
+size_t crnn_f32_packed_count(size_t n, size_t k) { return crnn_round_up(n, NR) * k; }
+
+void crnn_f32_pack(const float *w, size_t n, size_t k, size_t ldw, float *packed) {
+    const size_t panels = crnn_round_up(n, NR) / NR;
+    for (size_t p = 0; p < panels; ++p) {
+        float *dst = packed + p * NR * k;
+        for (size_t c = 0; c < k; ++c) {
+            for (size_t j = 0; j < NR; ++j) {
+                const size_t row = p * NR + j;
+                dst[c * NR + j] = row < n ? w[row * ldw + c] : 0.0f;
+            }
+        }
+    }
+}
+
+/* The panel's 16 biases, zero-padded; points into `bias` when the panel is full. */
+static inline const float *crnn_panel_bias(const float *bias, size_t j0, size_t nj, float *tmp) {
+    if (bias && nj == NR) return bias + j0;
+    for (size_t j = 0; j < NR; ++j) tmp[j] = (bias && j < nj) ? bias[j0 + j] : 0.0f;
+    return tmp;
+}
+
+static void f32_gemm_portable(const float *x, size_t rows, size_t ldx, const float *packed,
+                              size_t n, size_t k, const float *bias, float *y, size_t ldy) {
+    const size_t panels = crnn_round_up(n, NR) / NR;
+    float btmp[NR];
+    for (size_t p = 0; p < panels; ++p) {
+        const size_t j0 = p * NR, nj = n - j0 < NR ? n - j0 : NR;
+        const float *pp = packed + p * NR * k;
+        const float *b = crnn_panel_bias(bias, j0, nj, btmp);
+        for (size_t r = 0; r < rows; ++r) {
+            const float *xr = x + r * ldx;
+            float acc[NR];
+            for (size_t j = 0; j < NR; ++j) acc[j] = b[j];
+            for (size_t c = 0; c < k; ++c) {
+                const float xv = xr[c];
+                const float *w = pp + c * NR;
+                for (size_t j = 0; j < NR; ++j) acc[j] += xv * w[j];
+            }
+            memcpy(y + r * ldy + j0, acc, nj * sizeof(float));
+        }
+    }
+}
+
+#if CRNN_X86
+
+/* Every path computes each output as one fused multiply-add chain over k in order, starting from
+ * the bias, so a row's result does not depend on how many rows share the call or where it sits
+ * (streaming one step per call equals one call over the sequence, bit for bit). Independent
+ * chains for latency hiding come from several rows, or, for a single row, several panels. */
+
+CRNN_AVX2 CRNN_INLINE void f32_store_avx2(float *dst, size_t nj, __m256 a0, __m256 a1) {
+    if (nj == NR) {
+        _mm256_storeu_ps(dst, a0);
+        _mm256_storeu_ps(dst + 8, a1);
+    } else {
+        float tmp[NR];
+        _mm256_storeu_ps(tmp, a0);
+        _mm256_storeu_ps(tmp + 8, a1);
+        memcpy(dst, tmp, nj * sizeof(float));
+    }
+}
+
+/* One row against `np` (1..4) consecutive panels starting at panel p. */
+CRNN_AVX2 CRNN_INLINE void f32_row_panels_avx2(const int np, const float *x, const float *packed, size_t p,
+                                              size_t n, size_t k, const float *bias, float *y) {
+    __m256 a0[4], a1[4];
+    float btmp[4][NR];
+    for (int q = 0; q < np; ++q) {
+        const size_t j0 = (p + q) * NR, nj = n - j0 < NR ? n - j0 : NR;
+        const float *b = crnn_panel_bias(bias, j0, nj, btmp[q]);
+        a0[q] = _mm256_loadu_ps(b);
+        a1[q] = _mm256_loadu_ps(b + 8);
+    }
+    const float *pp = packed + p * NR * k;
+    for (size_t c = 0; c < k; ++c) {
+        const __m256 xv = _mm256_broadcast_ss(x + c);
+        for (int q = 0; q < np; ++q) {
+            const float *w = pp + q * NR * k + c * NR;
+            a0[q] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w), a0[q]);
+            a1[q] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w + 8), a1[q]);
+        }
+    }
+    for (int q = 0; q < np; ++q) {
+        const size_t j0 = (p + q) * NR, nj = n - j0 < NR ? n - j0 : NR;
+        f32_store_avx2(y + j0, nj, a0[q], a1[q]);
+    }
+}
+
+/* MR rows (2..4) against one panel. */
+CRNN_AVX2 CRNN_INLINE void f32_tile_avx2(const int mr, const float *x, size_t ldx, const float *pp,
+                                        size_t k, const float *b, float *y, size_t ldy, size_t nj) {
+    __m256 acc0[4], acc1[4];
+    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+    for (int r = 0; r < mr; ++r) { acc0[r] = b0; acc1[r] = b1; }
+    for (size_t c = 0; c < k; ++c) {
+        const __m256 w0 = _mm256_loadu_ps(pp + c * NR), w1 = _mm256_loadu_ps(pp + c * NR + 8);
+        for (int r = 0; r < mr; ++r) {
+            const __m256 xv = _mm256_broadcast_ss(x + r * ldx + c);
+            acc0[r] = _mm256_fmadd_ps(xv, w0, acc0[r]);
+            acc1[r] = _mm256_fmadd_ps(xv, w1, acc1[r]);
+        }
+    }
+    for (int r = 0; r < mr; ++r) f32_store_avx2(y + r * ldy, nj, acc0[r], acc1[r]);
+}
+
+CRNN_AVX2 static void f32_gemv_avx2(const float *x, const float *packed, size_t n, size_t k,
+                                    const float *bias, float *y) {
+    const size_t panels = crnn_round_up(n, NR) / NR;
+    size_t p = 0;
+    for (; p + 4 <= panels; p += 4) f32_row_panels_avx2(4, x, packed, p, n, k, bias, y);
+    switch (panels - p) {
+    case 3: f32_row_panels_avx2(3, x, packed, p, n, k, bias, y); break;
+    case 2: f32_row_panels_avx2(2, x, packed, p, n, k, bias, y); break;
+    case 1: f32_row_panels_avx2(1, x, packed, p, n, k, bias, y); break;
+    default: break;
+    }
+}
+
+CRNN_AVX2 static void f32_gemm_avx2(const float *x, size_t rows, size_t ldx, const float *packed,
+                                    size_t n, size_t k, const float *bias, float *y, size_t ldy) {
+    const size_t panels = crnn_round_up(n, NR) / NR;
+    const size_t full = rows / 4 * 4;
+    if (full > 0) {
+        float btmp[NR];
+        for (size_t p = 0; p < panels; ++p) {
+            const size_t j0 = p * NR, nj = n - j0 < NR ? n - j0 : NR;
+            const float *pp = packed + p * NR * k;
+            const float *b = crnn_panel_bias(bias, j0, nj, btmp);
+            for (size_t r = 0; r < full; r += 4) f32_tile_avx2(4, x + r * ldx, ldx, pp, k, b, y + r * ldy + j0, ldy, nj);
+        }
+    }
+    for (size_t r = full; r < rows; ++r) f32_gemv_avx2(x + r * ldx, packed, n, k, bias, y + r * ldy);
+}
+
+/* AVX-512: one panel of 16 outputs is one ZMM register per k. */
+
+CRNN_AVX512 CRNN_INLINE void f32_store_avx512(float *dst, size_t nj, __m512 a) {
+    if (nj == NR) _mm512_storeu_ps(dst, a);
+    else _mm512_mask_storeu_ps(dst, (__mmask16)((1u << nj) - 1), a);
+}
+
+CRNN_AVX512 CRNN_INLINE __m512 f32_bias_avx512(const float *bias, size_t j0, size_t nj) {
+    const __mmask16 mask = nj == NR ? (__mmask16)0xFFFF : (__mmask16)((1u << nj) - 1);
+    return bias ? _mm512_maskz_loadu_ps(mask, bias + j0) : _mm512_setzero_ps();
+}
+
+/* One row against `np` (1..8) consecutive panels starting at panel p. */
+CRNN_AVX512 CRNN_INLINE void f32_row_panels_avx512(const int np, const float *x, const float *packed, size_t p,
+                                                  size_t n, size_t k, const float *bias, float *y) {
+    __m512 acc[8];
+    for (int q = 0; q < np; ++q) {
+        const size_t j0 = (p + q) * NR;
+        acc[q] = f32_bias_avx512(bias, j0, n - j0 < NR ? n - j0 : NR);
+    }
+    const float *pp = packed + p * NR * k;
+    for (size_t c = 0; c < k; ++c) {
+        const __m512 xv = _mm512_set1_ps(x[c]);
+        for (int q = 0; q < np; ++q) acc[q] = _mm512_fmadd_ps(xv, _mm512_loadu_ps(pp + q * NR * k + c * NR), acc[q]);
+    }
+    for (int q = 0; q < np; ++q) {
+        const size_t j0 = (p + q) * NR;
+        f32_store_avx512(y + j0, n - j0 < NR ? n - j0 : NR, acc[q]);
+    }
+}
+
+/* MR rows (2..8) against one panel. */
+CRNN_AVX512 CRNN_INLINE void f32_tile_avx512(const int mr, const float *x, size_t ldx, const float *pp,
+                                            size_t k, __m512 bv, float *y, size_t ldy, size_t nj) {
+    __m512 acc[8];
+    for (int r = 0; r < mr; ++r) acc[r] = bv;
+    for (size_t c = 0; c < k; ++c) {
+        const __m512 w = _mm512_loadu_ps(pp + c * NR);
+        for (int r = 0; r < mr; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(x[r * ldx + c]), w, acc[r]);
+    }
+    for (int r = 0; r < mr; ++r) f32_store_avx512(y + r * ldy, nj, acc[r]);
+}
+
+/* MR rows (1..8) against two consecutive panels: one broadcast feeds two FMAs. */
+CRNN_AVX512 CRNN_INLINE void f32_tile2_avx512(const int mr, const float *x, size_t ldx, const float *pp,
+                                             size_t k, __m512 bv0, __m512 bv1, float *y, size_t ldy, size_t nj1) {
+    const float *pp1 = pp + NR * k;
+    __m512 acc0[8], acc1[8];
+    for (int r = 0; r < mr; ++r) { acc0[r] = bv0; acc1[r] = bv1; }
+    for (size_t c = 0; c < k; ++c) {
+        const __m512 w0 = _mm512_loadu_ps(pp + c * NR), w1 = _mm512_loadu_ps(pp1 + c * NR);
+        for (int r = 0; r < mr; ++r) {
+            const __m512 xv = _mm512_set1_ps(x[r * ldx + c]);
+            acc0[r] = _mm512_fmadd_ps(xv, w0, acc0[r]);
+            acc1[r] = _mm512_fmadd_ps(xv, w1, acc1[r]);
+        }
+    }
+    for (int r = 0; r < mr; ++r) {
+        f32_store_avx512(y + r * ldy, NR, acc0[r]);
+        f32_store_avx512(y + r * ldy + NR, nj1, acc1[r]);
+    }
+}
+
+CRNN_AVX512 static void f32_gemv_avx512(const float *x, const float *packed, size_t n, size_t k,
+                                        const float *bias, float *y) {
+    const size_t panels = crnn_round_up(n, NR) / NR;
+    size_t p = 0;
+    for (; p + 8 <= panels; p += 8) f32_row_panels_avx512(8, x, packed, p, n, k, bias, y);
+    switch (panels - p) {
+    case 7: f32_row_panels_avx512(7, x, packed, p, n, k, bias, y); break;
+    case 6: f32_row_panels_avx512(6, x, packed, p, n, k, bias, y); break;
+    case 5: f32_row_panels_avx512(5, x, packed, p, n, k, bias, y); break;
+    case 4: f32_row_panels_avx512(4, x, packed, p, n, k, bias, y); break;
+    case 3: f32_row_panels_avx512(3, x, packed, p, n, k, bias, y); break;
+    case 2: f32_row_panels_avx512(2, x, packed, p, n, k, bias, y); break;
+    case 1: f32_row_panels_avx512(1, x, packed, p, n, k, bias, y); break;
+    default: break;
+    }
+}
+
+CRNN_AVX512 static void f32_gemm_avx512(const float *x, size_t rows, size_t ldx, const float *packed,
+                                        size_t n, size_t k, const float *bias, float *y, size_t ldy) {
+    const size_t panels = crnn_round_up(n, NR) / NR;
+    size_t r0 = 0;
+    if (rows >= 2) {
+        size_t p = 0;
+        for (; p + 2 <= panels; p += 2) {
+            const size_t j0 = p * NR, nj1 = n - (j0 + NR) < NR ? n - (j0 + NR) : NR;
+            const float *pp = packed + p * NR * k;
+            const __m512 bv0 = f32_bias_avx512(bias, j0, NR), bv1 = f32_bias_avx512(bias, j0 + NR, nj1);
+            size_t r = 0;
+            for (; r + 8 <= rows; r += 8) f32_tile2_avx512(8, x + r * ldx, ldx, pp, k, bv0, bv1, y + r * ldy + j0, ldy, nj1);
+            const float *xr = x + r * ldx;
+            float *yr = y + r * ldy + j0;
+            switch (rows - r) {
+            case 7: f32_tile2_avx512(7, xr, ldx, pp, k, bv0, bv1, yr, ldy, nj1); break;
+            case 6: f32_tile2_avx512(6, xr, ldx, pp, k, bv0, bv1, yr, ldy, nj1); break;
+            case 5: f32_tile2_avx512(5, xr, ldx, pp, k, bv0, bv1, yr, ldy, nj1); break;
+            case 4: f32_tile2_avx512(4, xr, ldx, pp, k, bv0, bv1, yr, ldy, nj1); break;
+            case 3: f32_tile2_avx512(3, xr, ldx, pp, k, bv0, bv1, yr, ldy, nj1); break;
+            case 2: f32_tile2_avx512(2, xr, ldx, pp, k, bv0, bv1, yr, ldy, nj1); break;
+            case 1: f32_tile2_avx512(1, xr, ldx, pp, k, bv0, bv1, yr, ldy, nj1); break;
+            default: break;
+            }
+        }
+        for (; p < panels; ++p) {
+            const size_t j0 = p * NR, nj = n - j0 < NR ? n - j0 : NR;
+            const float *pp = packed + p * NR * k;
+            const __m512 bv = f32_bias_avx512(bias, j0, nj);
+            size_t r = 0;
+            for (; r + 8 <= rows; r += 8) f32_tile_avx512(8, x + r * ldx, ldx, pp, k, bv, y + r * ldy + j0, ldy, nj);
+            const float *xr = x + r * ldx;
+            float *yr = y + r * ldy + j0;
+            switch (rows - r) {
+            case 7: f32_tile_avx512(7, xr, ldx, pp, k, bv, yr, ldy, nj); break;
+            case 6: f32_tile_avx512(6, xr, ldx, pp, k, bv, yr, ldy, nj); break;
+            case 5: f32_tile_avx512(5, xr, ldx, pp, k, bv, yr, ldy, nj); break;
+            case 4: f32_tile_avx512(4, xr, ldx, pp, k, bv, yr, ldy, nj); break;
+            case 3: f32_tile_avx512(3, xr, ldx, pp, k, bv, yr, ldy, nj); break;
+            case 2: f32_tile_avx512(2, xr, ldx, pp, k, bv, yr, ldy, nj); break;
+            case 1: f32_tile_avx512(1, xr, ldx, pp, k, bv, yr, ldy, nj); break;
+            default: break;
+            }
+        }
+        r0 = rows;
+    }
+    for (size_t r = r0; r < rows; ++r) f32_gemv_avx512(x + r * ldx, packed, n, k, bias, y + r * ldy);
+}
+
+#endif
+
+void crnn_f32_gemm(int isa, const float *x, size_t rows, size_t ldx, const float *packed,
+                   size_t n, size_t k, const float *bias, float *y, size_t ldy) {
+#if CRNN_X86
+    const int level = crnn_effective_isa(isa);
+    if (level >= CRNN_ISA_AVX512) {
+        f32_gemm_avx512(x, rows, ldx, packed, n, k, bias, y, ldy);
+        return;
+    }
+    if (level >= CRNN_ISA_AVX2) {
+        f32_gemm_avx2(x, rows, ldx, packed, n, k, bias, y, ldy);
+        return;
+    }
+#endif
+    (void)isa;
+    f32_gemm_portable(x, rows, ldx, packed, n, k, bias, y, ldy);
+}

@@ -1,0 +1,321 @@
+#include "internal.h"
+#include <math.h>
+#include <string.h>
+
+/* What is reproduced of PyTorch and how: see the header. */
+#pragma STDC FP_CONTRACT OFF
+
+/* ATen's scalar sigmoid, used for the tail of each row (and everywhere on the portable path). */
+static inline float crnn_sigmoid1(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+/* Correctly rounded tanh but for double-rounding ties (never observed). */
+static inline float crnn_tanh1(float x) { return (float)tanh((double)x); }
+
+static void gru_rows_scalar(const float *gi, const float *gh, const float *h_prev, float *h_out,
+                            size_t hidden, size_t from) {
+    for (size_t j = from; j < hidden; ++j) {
+        const float r = crnn_sigmoid1(gh[j] + gi[j]);
+        const float z = crnn_sigmoid1(gh[hidden + j] + gi[hidden + j]);
+        const float n = crnn_tanh1(gi[2 * hidden + j] + gh[2 * hidden + j] * r);
+        h_out[j] = (h_prev[j] - n) * z + n;
+    }
+}
+
+static void lstm_rows_scalar(const float *gi, const float *gh, float *c, float *h_out, size_t hidden, size_t from) {
+    for (size_t j = from; j < hidden; ++j) {
+        const float i = crnn_sigmoid1(gh[j] + gi[j]);
+        const float f = crnn_sigmoid1(gh[hidden + j] + gi[hidden + j]);
+        const float g = crnn_tanh1(gh[2 * hidden + j] + gi[2 * hidden + j]);
+        const float o = crnn_sigmoid1(gh[3 * hidden + j] + gi[3 * hidden + j]);
+        const float cn = f * c[j] + i * g;
+        c[j] = cn;
+        h_out[j] = o * crnn_tanh1(cn);
+    }
+}
+
+#if CRNN_X86
+
+/* SLEEF's expf_u10 (sleefsimdsp.c, xexpf) with the AVX2 helper's operations: rint by the
+ * default rounding mode, vmla as FMA, ldexp in two halves. Bit-identical to SLEEF. */
+CRNN_AVX2 CRNN_INLINE __m256 crnn_sleef_expf8(__m256 d) {
+    const __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(d, _mm256_set1_ps(1.442695040888963407359924681001892137426645954152985934135449406931f)));
+    const __m256 qf = _mm256_cvtepi32_ps(q);
+    __m256 s = _mm256_fmadd_ps(qf, _mm256_set1_ps(-0.693145751953125f), d);
+    s = _mm256_fmadd_ps(qf, _mm256_set1_ps(-1.428606765330187045e-06f), s);
+    __m256 u = _mm256_set1_ps(0.000198527617612853646278381f);
+    u = _mm256_fmadd_ps(u, s, _mm256_set1_ps(0.00139304355252534151077271f));
+    u = _mm256_fmadd_ps(u, s, _mm256_set1_ps(0.00833336077630519866943359f));
+    u = _mm256_fmadd_ps(u, s, _mm256_set1_ps(0.0416664853692054748535156f));
+    u = _mm256_fmadd_ps(u, s, _mm256_set1_ps(0.166666671633720397949219f));
+    u = _mm256_fmadd_ps(u, s, _mm256_set1_ps(0.5f));
+    u = _mm256_add_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(_mm256_mul_ps(s, s), u, s));
+    const __m256i half = _mm256_srai_epi32(q, 1), bias = _mm256_set1_epi32(0x7f);
+    const __m256 p1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(half, bias), 23));
+    const __m256 p2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(q, half), bias), 23));
+    u = _mm256_mul_ps(_mm256_mul_ps(u, p1), p2);
+    u = _mm256_andnot_ps(_mm256_cmp_ps(d, _mm256_set1_ps(-104.0f), _CMP_LT_OQ), u);
+    return _mm256_blendv_ps(u, _mm256_set1_ps(INFINITY), _mm256_cmp_ps(_mm256_set1_ps(100.0f), d, _CMP_LT_OQ));
+}
+
+/* ATen's vector sigmoid: (1 + exp(-x)).reciprocal(). */
+CRNN_AVX2 CRNN_INLINE __m256 crnn_sigmoid8(__m256 x) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    return _mm256_div_ps(one, _mm256_add_ps(one, crnn_sleef_expf8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+}
+
+/* e^x for 0 <= x <= 40 in double: x = n ln2 + r (ln2 in two parts, n ln2_hi exact), a degree-11
+ * Taylor polynomial for |r| <= ln2/2 (truncation error below 2^-47), then the exponent. */
+CRNN_AVX2 CRNN_INLINE __m256d crnn_exp4d(__m256d x) {
+    const __m256d n = _mm256_round_pd(_mm256_mul_pd(x, _mm256_set1_pd(1.4426950408889634)),
+                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(6.93147180369123816490e-01), x);
+    r = _mm256_fnmadd_pd(n, _mm256_set1_pd(1.90821492927058770002e-10), r);
+    __m256d p = _mm256_set1_pd(1.0 / 39916800.0);
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 3628800.0));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 362880.0));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 40320.0));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 5040.0));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 720.0));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 120.0));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 24.0));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0 / 6.0));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(0.5));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(1.0));
+    const __m256i e = _mm256_slli_epi64(_mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(n)),
+                                                         _mm256_set1_epi64x(1023)), 52);
+    return _mm256_mul_pd(p, _mm256_castsi256_pd(e));
+}
+
+/* tanh(|x|) for 4 doubles: (e - 1)/(e + 1) with e = e^{2|x|}; |x| < 2^-12 gives x itself (the
+ * correctly rounded float result there); |x| > 20 saturates at 1. */
+CRNN_AVX2 CRNN_INLINE __m256d crnn_tanh4d_abs(__m256d a) {
+    const __m256d one = _mm256_set1_pd(1.0);
+    const __m256d e = crnn_exp4d(_mm256_min_pd(_mm256_add_pd(a, a), _mm256_set1_pd(40.0)));
+    const __m256d t = _mm256_div_pd(_mm256_sub_pd(e, one), _mm256_add_pd(e, one));
+    return _mm256_blendv_pd(t, a, _mm256_cmp_pd(a, _mm256_set1_pd(0x1p-12), _CMP_LT_OQ));
+}
+
+/* Correctly rounded tanh of 8 floats (double precision, one final rounding). */
+CRNN_AVX2 CRNN_INLINE __m256 crnn_tanh8(__m256 x) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256 ax = _mm256_andnot_ps(sign, x);
+    const __m128 lo = _mm256_cvtpd_ps(crnn_tanh4d_abs(_mm256_cvtps_pd(_mm256_castps256_ps128(ax))));
+    const __m128 hi = _mm256_cvtpd_ps(crnn_tanh4d_abs(_mm256_cvtps_pd(_mm256_extractf128_ps(ax, 1))));
+    const __m256 t = _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
+    /* NaN in, NaN out (the max/min of the double path would not keep it). */
+    const __m256 signed_t = _mm256_or_ps(t, _mm256_and_ps(sign, x));
+    return _mm256_blendv_ps(signed_t, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
+/* Elements of a row that ATen's sigmoid computes with vectors: whole blocks. */
+static inline size_t crnn_vector_span(size_t n, size_t block) {
+    return block ? n / block * block : 0;
+}
+
+CRNN_AVX2 static void gru_cell_avx2(size_t block, const float *gi, const float *gh, const float *h_prev, float *h_out, size_t hidden) {
+    const size_t span = crnn_vector_span(hidden, block);
+    for (size_t j = 0; j < span; j += 8) {
+        const __m256 r = crnn_sigmoid8(_mm256_add_ps(_mm256_loadu_ps(gh + j), _mm256_loadu_ps(gi + j)));
+        const __m256 z = crnn_sigmoid8(_mm256_add_ps(_mm256_loadu_ps(gh + hidden + j), _mm256_loadu_ps(gi + hidden + j)));
+        const __m256 n = crnn_tanh8(_mm256_add_ps(_mm256_loadu_ps(gi + 2 * hidden + j),
+                                                  _mm256_mul_ps(_mm256_loadu_ps(gh + 2 * hidden + j), r)));
+        _mm256_storeu_ps(h_out + j, _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(h_prev + j), n), z), n));
+    }
+    gru_rows_scalar(gi, gh, h_prev, h_out, hidden, span);
+}
+
+CRNN_AVX2 static void lstm_cell_avx2(size_t block, const float *gi, const float *gh, float *c, float *h_out, size_t hidden) {
+    const size_t span = crnn_vector_span(hidden, block);
+    for (size_t j = 0; j < span; j += 8) {
+        const __m256 i = crnn_sigmoid8(_mm256_add_ps(_mm256_loadu_ps(gh + j), _mm256_loadu_ps(gi + j)));
+        const __m256 f = crnn_sigmoid8(_mm256_add_ps(_mm256_loadu_ps(gh + hidden + j), _mm256_loadu_ps(gi + hidden + j)));
+        const __m256 g = crnn_tanh8(_mm256_add_ps(_mm256_loadu_ps(gh + 2 * hidden + j), _mm256_loadu_ps(gi + 2 * hidden + j)));
+        const __m256 o = crnn_sigmoid8(_mm256_add_ps(_mm256_loadu_ps(gh + 3 * hidden + j), _mm256_loadu_ps(gi + 3 * hidden + j)));
+        const __m256 cn = _mm256_add_ps(_mm256_mul_ps(f, _mm256_loadu_ps(c + j)), _mm256_mul_ps(i, g));
+        _mm256_storeu_ps(c + j, cn);
+        _mm256_storeu_ps(h_out + j, _mm256_mul_ps(o, crnn_tanh8(cn)));
+    }
+    lstm_rows_scalar(gi, gh, c, h_out, hidden, span);
+}
+
+CRNN_AVX2 static void map_avx2(int which, size_t block, const float *x, float *y, size_t n) {
+    const size_t span = which ? n / 8 * 8 : crnn_vector_span(n, block);
+    size_t j = 0;
+    for (; j < span; j += 8) {
+        const __m256 v = _mm256_loadu_ps(x + j);
+        _mm256_storeu_ps(y + j, which ? crnn_tanh8(v) : crnn_sigmoid8(v));
+    }
+    for (; j < n; ++j) y[j] = which ? crnn_tanh1(x[j]) : crnn_sigmoid1(x[j]);
+}
+
+/* The same functions on 16 floats (8 doubles per register for tanh): half the instructions.
+ * Vector blocks are 16 or 32 floats, so rows never need the AVX2 code here. */
+
+CRNN_AVX512 CRNN_INLINE __m512 crnn_sleef_expf16(__m512 d) {
+    const __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(d, _mm512_set1_ps(1.442695040888963407359924681001892137426645954152985934135449406931f)));
+    const __m512 qf = _mm512_cvtepi32_ps(q);
+    __m512 s = _mm512_fmadd_ps(qf, _mm512_set1_ps(-0.693145751953125f), d);
+    s = _mm512_fmadd_ps(qf, _mm512_set1_ps(-1.428606765330187045e-06f), s);
+    __m512 u = _mm512_set1_ps(0.000198527617612853646278381f);
+    u = _mm512_fmadd_ps(u, s, _mm512_set1_ps(0.00139304355252534151077271f));
+    u = _mm512_fmadd_ps(u, s, _mm512_set1_ps(0.00833336077630519866943359f));
+    u = _mm512_fmadd_ps(u, s, _mm512_set1_ps(0.0416664853692054748535156f));
+    u = _mm512_fmadd_ps(u, s, _mm512_set1_ps(0.166666671633720397949219f));
+    u = _mm512_fmadd_ps(u, s, _mm512_set1_ps(0.5f));
+    u = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(_mm512_mul_ps(s, s), u, s));
+    const __m512i half = _mm512_srai_epi32(q, 1), bias = _mm512_set1_epi32(0x7f);
+    const __m512 p1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(half, bias), 23));
+    const __m512 p2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(q, half), bias), 23));
+    u = _mm512_mul_ps(_mm512_mul_ps(u, p1), p2);
+    u = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(d, _mm512_set1_ps(-104.0f), _CMP_NLT_UQ), u);
+    return _mm512_mask_mov_ps(u, _mm512_cmp_ps_mask(_mm512_set1_ps(100.0f), d, _CMP_LT_OQ), _mm512_set1_ps(INFINITY));
+}
+
+CRNN_AVX512 CRNN_INLINE __m512 crnn_sigmoid16(__m512 x) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    return _mm512_div_ps(one, _mm512_add_ps(one, crnn_sleef_expf16(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+}
+
+CRNN_AVX512 CRNN_INLINE __m512d crnn_exp8d(__m512d x) {
+    const __m512d n = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(1.4426950408889634)),
+                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(6.93147180369123816490e-01), x);
+    r = _mm512_fnmadd_pd(n, _mm512_set1_pd(1.90821492927058770002e-10), r);
+    __m512d p = _mm512_set1_pd(1.0 / 39916800.0);
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 3628800.0));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 362880.0));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 40320.0));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 5040.0));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 720.0));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 120.0));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 24.0));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0 / 6.0));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(0.5));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
+    p = _mm512_fmadd_pd(p, r, _mm512_set1_pd(1.0));
+    const __m512i e = _mm512_slli_epi64(_mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_cvtpd_epi32(n)),
+                                                         _mm512_set1_epi64(1023)), 52);
+    return _mm512_mul_pd(p, _mm512_castsi512_pd(e));
+}
+
+CRNN_AVX512 CRNN_INLINE __m512d crnn_tanh8d_abs(__m512d a) {
+    const __m512d one = _mm512_set1_pd(1.0);
+    const __m512d e = crnn_exp8d(_mm512_min_pd(_mm512_add_pd(a, a), _mm512_set1_pd(40.0)));
+    const __m512d t = _mm512_div_pd(_mm512_sub_pd(e, one), _mm512_add_pd(e, one));
+    return _mm512_mask_mov_pd(t, _mm512_cmp_pd_mask(a, _mm512_set1_pd(0x1p-12), _CMP_LT_OQ), a);
+}
+
+CRNN_AVX512 CRNN_INLINE __m512 crnn_tanh16(__m512 x) {
+    const __m512 ax = _mm512_abs_ps(x);
+    const __m256 lo = _mm512_cvtpd_ps(crnn_tanh8d_abs(_mm512_cvtps_pd(_mm512_castps512_ps256(ax))));
+    const __m256 hi = _mm512_cvtpd_ps(crnn_tanh8d_abs(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(ax), 1)))));
+    const __m512 t = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
+    const __m512 signed_t = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(t),
+        _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u))));
+    return _mm512_mask_mov_ps(signed_t, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x);
+}
+
+CRNN_AVX512 static void gru_cell_avx512(size_t block, const float *gi, const float *gh, const float *h_prev,
+                                        float *h_out, size_t hidden) {
+    const size_t span = crnn_vector_span(hidden, block); /* a multiple of 16 */
+    for (size_t j = 0; j < span; j += 16) {
+        const __m512 r = crnn_sigmoid16(_mm512_add_ps(_mm512_loadu_ps(gh + j), _mm512_loadu_ps(gi + j)));
+        const __m512 z = crnn_sigmoid16(_mm512_add_ps(_mm512_loadu_ps(gh + hidden + j), _mm512_loadu_ps(gi + hidden + j)));
+        const __m512 n = crnn_tanh16(_mm512_add_ps(_mm512_loadu_ps(gi + 2 * hidden + j),
+                                                   _mm512_mul_ps(_mm512_loadu_ps(gh + 2 * hidden + j), r)));
+        _mm512_storeu_ps(h_out + j, _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(h_prev + j), n), z), n));
+    }
+    gru_rows_scalar(gi, gh, h_prev, h_out, hidden, span);
+}
+
+CRNN_AVX512 static void lstm_cell_avx512(size_t block, const float *gi, const float *gh, float *c, float *h_out,
+                                         size_t hidden) {
+    const size_t span = crnn_vector_span(hidden, block); /* a multiple of 16 */
+    for (size_t j = 0; j < span; j += 16) {
+        const __m512 i = crnn_sigmoid16(_mm512_add_ps(_mm512_loadu_ps(gh + j), _mm512_loadu_ps(gi + j)));
+        const __m512 f = crnn_sigmoid16(_mm512_add_ps(_mm512_loadu_ps(gh + hidden + j), _mm512_loadu_ps(gi + hidden + j)));
+        const __m512 g = crnn_tanh16(_mm512_add_ps(_mm512_loadu_ps(gh + 2 * hidden + j), _mm512_loadu_ps(gi + 2 * hidden + j)));
+        const __m512 o = crnn_sigmoid16(_mm512_add_ps(_mm512_loadu_ps(gh + 3 * hidden + j), _mm512_loadu_ps(gi + 3 * hidden + j)));
+        const __m512 cn = _mm512_add_ps(_mm512_mul_ps(f, _mm512_loadu_ps(c + j)), _mm512_mul_ps(i, g));
+        _mm512_storeu_ps(c + j, cn);
+        _mm512_storeu_ps(h_out + j, _mm512_mul_ps(o, crnn_tanh16(cn)));
+    }
+    lstm_rows_scalar(gi, gh, c, h_out, hidden, span);
+}
+
+CRNN_AVX512 static void map_avx512(int which, size_t block, const float *x, float *y, size_t n) {
+    const size_t span = which ? n / 16 * 16 : crnn_vector_span(n, block) / 16 * 16;
+    size_t j = 0;
+    for (; j < span; j += 16) {
+        const __m512 v = _mm512_loadu_ps(x + j);
+        _mm512_storeu_ps(y + j, which ? crnn_tanh16(v) : crnn_sigmoid16(v));
+    }
+    map_avx2(which, block, x + j, y + j, n - j);
+}
+
+#endif
+
+void crnn_gru_cell(int isa, size_t sigmoid_block, const float *gi, const float *gh, const float *h_prev, float *h_out, size_t hidden) {
+#if CRNN_X86
+    const int level = crnn_effective_isa(isa);
+    if (level >= CRNN_ISA_AVX512) {
+        gru_cell_avx512(sigmoid_block, gi, gh, h_prev, h_out, hidden);
+        return;
+    }
+    if (level >= CRNN_ISA_AVX2) {
+        gru_cell_avx2(sigmoid_block, gi, gh, h_prev, h_out, hidden);
+        return;
+    }
+#endif
+    (void)isa;
+    gru_rows_scalar(gi, gh, h_prev, h_out, hidden, 0);
+}
+
+void crnn_lstm_cell(int isa, size_t sigmoid_block, const float *gi, const float *gh, float *c, float *h_out, size_t hidden) {
+#if CRNN_X86
+    const int level = crnn_effective_isa(isa);
+    if (level >= CRNN_ISA_AVX512) {
+        lstm_cell_avx512(sigmoid_block, gi, gh, c, h_out, hidden);
+        return;
+    }
+    if (level >= CRNN_ISA_AVX2) {
+        lstm_cell_avx2(sigmoid_block, gi, gh, c, h_out, hidden);
+        return;
+    }
+#endif
+    (void)isa;
+    lstm_rows_scalar(gi, gh, c, h_out, hidden, 0);
+}
+
+void crnn_sigmoid(int isa, size_t sigmoid_block, const float *x, float *y, size_t n) {
+#if CRNN_X86
+    const int level = crnn_effective_isa(isa);
+    if (level >= CRNN_ISA_AVX512) {
+        map_avx512(0, sigmoid_block, x, y, n);
+        return;
+    }
+    if (level >= CRNN_ISA_AVX2) {
+        map_avx2(0, sigmoid_block, x, y, n);
+        return;
+    }
+#endif
+    (void)isa;
+    for (size_t j = 0; j < n; ++j) y[j] = crnn_sigmoid1(x[j]);
+}
+
+void crnn_tanh(int isa, const float *x, float *y, size_t n) {
+#if CRNN_X86
+    const int level = crnn_effective_isa(isa);
+    if (level >= CRNN_ISA_AVX512) {
+        map_avx512(1, 0, x, y, n);
+        return;
+    }
+    if (level >= CRNN_ISA_AVX2) {
+        map_avx2(1, 0, x, y, n);
+        return;
+    }
+#endif
+    (void)isa;
+    for (size_t j = 0; j < n; ++j) y[j] = crnn_tanh1(x[j]);
+}

@@ -1,0 +1,161 @@
+/*
+ * CRNNKernels: the few hot loops of RNNRuntime, in C so that AVX2/FMA code can be selected at
+ * run time without compiler flags on the package (users build RNNKit as a dependency).
+ *
+ * Every function takes an explicit `isa` (a crnn_isa value). Passing a level the CPU does not
+ * support is safe: the call runs the best supported level at or below it. Tests pass
+ * CRNN_ISA_PORTABLE to exercise the plain C path on any machine.
+ *
+ * Not API: RNNRuntime wraps these in safe Swift types (Sources/RNNRuntime/Kernels).
+ */
+#ifndef CRNN_KERNELS_H
+#define CRNN_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Instruction-set levels, from plain to widest. A CPU may support a level without the one
+ * below it (AVX-512 VNNI without AVX-VNNI); a call runs the highest supported level that is not
+ * above the requested one. */
+enum {
+    CRNN_ISA_PORTABLE = 0,  /* plain C, any CPU */
+    CRNN_ISA_AVX2 = 1,      /* x86-64 AVX2 + FMA */
+    CRNN_ISA_AVX2_VNNI = 2, /* AVX2 + FMA + AVX-VNNI (vpdpbusd on YMM) */
+    CRNN_ISA_AVX512 = 3     /* AVX-512 F/BW/VL/VNNI */
+};
+
+/* The best level this CPU and OS support (cached after the first call; thread-safe). */
+int crnn_detect_isa(void);
+
+/* The level a call asking for `requested` runs at. */
+int crnn_effective_isa(int requested);
+
+/* ---------------------------------------------------------------------------------------------
+ * float32 product y = x . W^T + b over a block of rows.
+ *
+ * Packed layout: output rows in panels of CRNN_F32_PANEL; within a panel, for each k the panel's
+ * CRNN_F32_PANEL weights are contiguous (panel-major, then k, then output row). The last panel
+ * is zero-padded. One pass over a panel streams its weights once for every row of x, so the
+ * same layout serves the one-row product of the time loop and the many-row input projection.
+ */
+#define CRNN_F32_PANEL 16
+
+/* Number of floats of the packed form of an (n, k) matrix. */
+size_t crnn_f32_packed_count(size_t n, size_t k);
+
+/* Packs row-major w (n rows, k columns, row stride ldw >= k) into `packed`
+ * (crnn_f32_packed_count(n, k) floats). */
+void crnn_f32_pack(const float *w, size_t n, size_t k, size_t ldw, float *packed);
+
+/* y[r*ldy + j] = sum_c x[r*ldx + c] * W[j][c] + bias[j], r < rows, j < n.
+ * bias may be NULL (zero). x rows need k readable floats; y rows get n floats. */
+void crnn_f32_gemm(int isa, const float *x, size_t rows, size_t ldx,
+                   const float *packed, size_t n, size_t k, const float *bias,
+                   float *y, size_t ldy);
+
+/* ---------------------------------------------------------------------------------------------
+ * int8 product: u8 activations x s8 weights -> exact int32 accumulators.
+ *
+ * Packed layout: output rows in panels of CRNN_S8_PANEL; k in groups of CRNN_S8_KGROUP; for each
+ * group the panel holds, per output row, the group's 4 consecutive weights (so one 32-bit
+ * broadcast of 4 activations meets 8 rows x 4 weights in one YMM register, vpmaddubsw +
+ * vpmaddwd). k is zero-padded to a multiple of 4, the last panel to a multiple of 16.
+ *
+ * Activations: xq rows have stride ldx >= crnn_s8_padded_k(k), and the padding bytes of each
+ * row must be readable (any value; their weights are zero). The AVX2 path is exact only when
+ * every activation is <= 128 (two u8*s8 products then fit vpmaddubsw's saturating int16);
+ * PyTorch's reduce_range activations are 0..127. The VNNI levels (vpdpbusd) and the portable
+ * path are exact for all u8; callers with larger codes pass crnn_s8_exact_isa(isa).
+ */
+#define CRNN_S8_PANEL 16
+#define CRNN_S8_KGROUP 4
+
+size_t crnn_s8_padded_k(size_t k);
+/* Number of bytes of the packed form of an (n, k) matrix. */
+size_t crnn_s8_packed_count(size_t n, size_t k);
+
+/* The level to request for activations up to 255: `isa` itself when it runs a VNNI level,
+ * otherwise CRNN_ISA_PORTABLE. */
+int crnn_s8_exact_isa(int isa);
+
+/* Packs row-major w (n, k, row stride ldw >= k) into `packed` and writes colsum[j] = sum_c w[j][c]
+ * (n entries; pass NULL to skip). */
+void crnn_s8_pack(const int8_t *w, size_t n, size_t k, size_t ldw, int8_t *packed, int32_t *colsum);
+
+/* acc[r*ldacc + j] = sum_c xq[r*ldx + c] * W[j][c], exact int32. */
+void crnn_s8_gemm_acc(int isa, const uint8_t *xq, size_t rows, size_t ldx,
+                      const int8_t *packed, size_t n, size_t k,
+                      int32_t *acc, size_t ldacc);
+
+/* The same product with PyTorch's dynamic-quantization epilogue fused:
+ * y[r*ldy + j] = fmaf((float)(acc - x_zero_point * colsum[j]), x_scale * w_scale[j], bias[j])
+ * with x_scale * w_scale[j] a float32 product and one rounding in the fma. w_scale has n entries
+ * (repeat a per-tensor scale). bias may be NULL (zero). */
+void crnn_s8_gemm_f32(int isa, const uint8_t *xq, size_t rows, size_t ldx,
+                      const int8_t *packed, size_t n, size_t k,
+                      const int32_t *colsum, int32_t x_zero_point, float x_scale,
+                      const float *w_scale, const float *bias,
+                      float *y, size_t ldy);
+
+/* ---------------------------------------------------------------------------------------------
+ * Dynamic activation quantization.
+ */
+
+/* Minimum and maximum over rows x cols floats (row stride ldx). rows*cols must be > 0.
+ * NaN elements are ignored unless every element is NaN. */
+void crnn_f32_minmax(int isa, const float *x, size_t rows, size_t cols, size_t ldx,
+                     float *min_out, float *max_out);
+
+/* xq[r*ldq + c] = clamp(round_half_even(x[r*ldx + c] * inv_scale) + zero_point, 0, 255)
+ * (FBGEMM's order: the product in float32, rounding under the default rounding mode; values
+ * beyond int32 saturate first). Bytes cols..<crnn_s8_padded_k(cols) of each row are zeroed
+ * (ldq must be at least that). zero_point must be in 0..127 (reduce_range zero points).
+ * Returns the largest code written (0 for an empty block). */
+int crnn_quantize_u8(int isa, const float *x, size_t rows, size_t cols, size_t ldx,
+                     float inv_scale, int32_t zero_point, uint8_t *xq, size_t ldq);
+
+/* ---------------------------------------------------------------------------------------------
+ * Cell updates after both products, operation by operation as PyTorch's CPU cells compute them
+ * (aten/src/ATen/native/RNN.cpp), so that outputs match PyTorch bit for bit wherever the
+ * element-wise functions agree:
+ *  - sigmoid(x) = 1 / (1 + exp(-x)). ATen's vector loop covers whole blocks of two vectors of
+ *    its CPU capability per row (`sigmoid_block`: 32 floats for AVX-512, 16 for AVX2, 0 for its
+ *    default build) with SLEEF's expf_u10, and the rest of the row with glibc's expf. Both are
+ *    reproduced exactly (the vector part on the AVX2 levels; the portable path is all scalar).
+ *  - tanh is correctly rounded (double precision, one rounding). PyTorch's tanh is MKL's
+ *    high-accuracy vector tanh, which agrees on all but about 0.1% of inputs.
+ *  - sums and products round separately (no contraction). */
+
+/* The capability PyTorch picks on this machine when ATEN_CPU_CAPABILITY is not set:
+ * 2 (AVX-512: avx512 f/bw/dq/vl and fma), 1 (AVX2: avx2 and fma) or 0 (default). */
+int crnn_pytorch_cpu_capability(void);
+
+/* GRU, gate blocks r, z, n of `hidden` each in gi (b_ih included) and gh (b_hh included):
+ * r = sigmoid(gh_r + gi_r), z = sigmoid(gh_z + gi_z), n = tanh(gi_n + gh_n * r),
+ * h_out = (h_prev - n) * z + n. h_prev may equal h_out. */
+void crnn_gru_cell(int isa, size_t sigmoid_block, const float *gi, const float *gh, const float *h_prev,
+                   float *h_out, size_t hidden);
+
+/* LSTM, gate blocks i, f, g, o: gates = gh + gi, c = f * c + i * g (in place), h_out = o * tanh(c). */
+void crnn_lstm_cell(int isa, size_t sigmoid_block, const float *gi, const float *gh, float *c, float *h_out,
+                    size_t hidden);
+
+/* Element-wise y = sigmoid(x) (blocks as above) and y = tanh(x); y may equal x. */
+void crnn_sigmoid(int isa, size_t sigmoid_block, const float *x, float *y, size_t n);
+void crnn_tanh(int isa, const float *x, float *y, size_t n);
+
+/* ---------------------------------------------------------------------------------------------
+ * Benchmark support: reads `bytes` bytes (a multiple of 128) once with the widest loads of
+ * `isa` and returns a checksum, so the time it takes is the machine's floor for streaming
+ * those bytes, which is what a memory-bound product cannot beat. */
+float crnn_stream_read(int isa, const void *data, size_t bytes);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,140 @@
+#include "internal.h"
+#include <math.h>
+#include <string.h>
+
+/* Largest float below 2^31: FBGEMM clips to it so that the float -> int32 conversion cannot
+ * wrap for large positive values. */
+#define CRNN_INT32_FLOAT_MAX 2147483520.0f
+
+static void f32_minmax_portable(const float *x, size_t rows, size_t cols, size_t ldx,
+                                float *min_out, float *max_out) {
+    float mn = INFINITY, mx = -INFINITY;
+    for (size_t r = 0; r < rows; ++r) {
+        const float *xr = x + r * ldx;
+        for (size_t c = 0; c < cols; ++c) {
+            const float v = xr[c];
+            if (v < mn) mn = v;
+            if (v > mx) mx = v;
+        }
+    }
+    *min_out = mn;
+    *max_out = mx;
+}
+
+/* One value as FBGEMM's vector quantizer computes it (min with the clip value maps NaN to it,
+ * and the conversion turns anything below -2^31 into INT32_MIN). */
+static inline int32_t crnn_quantize_one(float v, float inv_scale, int32_t zp) {
+    float t = fminf(v * inv_scale, CRNN_INT32_FLOAT_MAX);
+    int64_t q = t >= -2147483648.0f ? (int64_t)nearbyintf(t) : INT32_MIN;
+    q += zp;
+    return (int32_t)(q < 0 ? 0 : q > 255 ? 255 : q);
+}
+
+static int quantize_u8_portable(const float *x, size_t rows, size_t cols, size_t ldx, float inv_scale,
+                                int32_t zp, uint8_t *xq, size_t ldq) {
+    const size_t padded = crnn_s8_padded_k(cols);
+    int32_t top = 0;
+    for (size_t r = 0; r < rows; ++r) {
+        const float *xr = x + r * ldx;
+        uint8_t *qr = xq + r * ldq;
+        for (size_t c = 0; c < cols; ++c) {
+            const int32_t q = crnn_quantize_one(xr[c], inv_scale, zp);
+            if (q > top) top = q;
+            qr[c] = (uint8_t)q;
+        }
+        memset(qr + cols, 0, padded - cols);
+    }
+    return top;
+}
+
+#if CRNN_X86
+
+CRNN_AVX2 static void f32_minmax_avx2(const float *x, size_t rows, size_t cols, size_t ldx,
+                                      float *min_out, float *max_out) {
+    /* min_ps/max_ps return the second operand when either is NaN: NaN elements are skipped. */
+    __m256 vmn = _mm256_set1_ps(INFINITY), vmx = _mm256_set1_ps(-INFINITY);
+    float mn = INFINITY, mx = -INFINITY;
+    for (size_t r = 0; r < rows; ++r) {
+        const float *xr = x + r * ldx;
+        size_t c = 0;
+        for (; c + 8 <= cols; c += 8) {
+            const __m256 v = _mm256_loadu_ps(xr + c);
+            vmn = _mm256_min_ps(v, vmn);
+            vmx = _mm256_max_ps(v, vmx);
+        }
+        for (; c < cols; ++c) {
+            const float v = xr[c];
+            if (v < mn) mn = v;
+            if (v > mx) mx = v;
+        }
+    }
+    float lanes_mn[8], lanes_mx[8];
+    _mm256_storeu_ps(lanes_mn, vmn);
+    _mm256_storeu_ps(lanes_mx, vmx);
+    for (int i = 0; i < 8; ++i) {
+        if (lanes_mn[i] < mn) mn = lanes_mn[i];
+        if (lanes_mx[i] > mx) mx = lanes_mx[i];
+    }
+    *min_out = mn;
+    *max_out = mx;
+}
+
+CRNN_AVX2 static int quantize_u8_avx2(const float *x, size_t rows, size_t cols, size_t ldx, float inv_scale,
+                                      int32_t zp, uint8_t *xq, size_t ldq) {
+    const size_t padded = crnn_s8_padded_k(cols);
+    const __m256 inv = _mm256_set1_ps(inv_scale), clip = _mm256_set1_ps(CRNN_INT32_FLOAT_MAX);
+    const __m256i vzp = _mm256_set1_epi32(zp), lo = _mm256_setzero_si256(), hi = _mm256_set1_epi32(255);
+    /* Low byte of each int32 to the front of its 128-bit lane, then the two lanes' dwords together. */
+    const __m256i bytes = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                           0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m256i lanes = _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1);
+    __m256i vtop = _mm256_setzero_si256();
+    int32_t top = 0;
+    for (size_t r = 0; r < rows; ++r) {
+        const float *xr = x + r * ldx;
+        uint8_t *qr = xq + r * ldq;
+        size_t c = 0;
+        for (; c + 8 <= cols; c += 8) {
+            const __m256 t = _mm256_min_ps(_mm256_mul_ps(_mm256_loadu_ps(xr + c), inv), clip);
+            __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(t), vzp);
+            q = _mm256_min_epi32(_mm256_max_epi32(q, lo), hi);
+            vtop = _mm256_max_epi32(vtop, q);
+            const __m256i packed = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(q, bytes), lanes);
+            _mm_storel_epi64((__m128i *)(qr + c), _mm256_castsi256_si128(packed));
+        }
+        for (; c < cols; ++c) {
+            const int32_t q = crnn_quantize_one(xr[c], inv_scale, zp);
+            if (q > top) top = q;
+            qr[c] = (uint8_t)q;
+        }
+        memset(qr + cols, 0, padded - cols);
+    }
+    int32_t lanes_top[8];
+    _mm256_storeu_si256((__m256i *)lanes_top, vtop);
+    for (int i = 0; i < 8; ++i) if (lanes_top[i] > top) top = lanes_top[i];
+    return top;
+}
+
+#endif
+
+void crnn_f32_minmax(int isa, const float *x, size_t rows, size_t cols, size_t ldx,
+                     float *min_out, float *max_out) {
+#if CRNN_X86
+    if (crnn_effective_isa(isa) >= CRNN_ISA_AVX2) {
+        f32_minmax_avx2(x, rows, cols, ldx, min_out, max_out);
+        return;
+    }
+#endif
+    (void)isa;
+    f32_minmax_portable(x, rows, cols, ldx, min_out, max_out);
+}
+
+int crnn_quantize_u8(int isa, const float *x, size_t rows, size_t cols, size_t ldx, float inv_scale,
+                     int32_t zero_point, uint8_t *xq, size_t ldq) {
+#if CRNN_X86
+    if (crnn_effective_isa(isa) >= CRNN_ISA_AVX2)
+        return quantize_u8_avx2(x, rows, cols, ldx, inv_scale, zero_point, xq, ldq);
+#endif
+    (void)isa;
+    return quantize_u8_portable(x, rows, cols, ldx, inv_scale, zero_point, xq, ldq);
+}

@@ -1,0 +1,394 @@
+#include "internal.h"
+#include <math.h>
+#include <string.h>
+
+#define NR CRNN_S8_PANEL
+#define KG CRNN_S8_KGROUP
+
+size_t crnn_s8_padded_k(size_t k) { return crnn_round_up(k, KG); }
+size_t crnn_s8_packed_count(size_t n, size_t k) { return crnn_round_up(n, NR) * crnn_round_up(k, KG); }
+
+void crnn_s8_pack(const int8_t *w, size_t n, size_t k, size_t ldw, int8_t *packed, int32_t *colsum) {
+    const size_t panels = crnn_round_up(n, NR) / NR, groups = crnn_round_up(k, KG) / KG;
+    for (size_t p = 0; p < panels; ++p) {
+        int8_t *dst = packed + p * NR * groups * KG;
+        for (size_t g = 0; g < groups; ++g) {
+            for (size_t j = 0; j < NR; ++j) {
+                for (size_t t = 0; t < KG; ++t) {
+                    const size_t row = p * NR + j, c = g * KG + t;
+                    dst[(g * NR + j) * KG + t] = (row < n && c < k) ? w[row * ldw + c] : 0;
+                }
+            }
+        }
+    }
+    if (colsum) {
+        for (size_t j = 0; j < n; ++j) {
+            int32_t s = 0;
+            for (size_t c = 0; c < k; ++c) s += w[j * ldw + c];
+            colsum[j] = s;
+        }
+    }
+}
+
+/* What happens to a finished tile of accumulators: stored as int32, or turned into floats. */
+typedef struct {
+    int32_t *acc;
+    size_t ldacc;
+    float *y;
+    size_t ldy;
+    const int32_t *colsum;
+    int32_t x_zero_point;
+    float x_scale;
+    const float *w_scale;
+    const float *bias;
+} s8_output;
+
+/* The panel's colsum, scales and biases, zero-padded past n (copied only for a partial panel). */
+typedef struct {
+    const int32_t *colsum;
+    const float *w_scale;
+    const float *bias;
+    int32_t colsum_tmp[NR];
+    float w_scale_tmp[NR];
+    float bias_tmp[NR];
+} s8_panel_epilogue;
+
+static inline void s8_panel_epilogue_init(s8_panel_epilogue *e, const s8_output *o, size_t j0, size_t nj) {
+    if (!o->y) return;
+    if (nj == NR && o->bias) {
+        e->colsum = o->colsum + j0;
+        e->w_scale = o->w_scale + j0;
+        e->bias = o->bias + j0;
+        return;
+    }
+    for (size_t j = 0; j < NR; ++j) {
+        e->colsum_tmp[j] = j < nj ? o->colsum[j0 + j] : 0;
+        e->w_scale_tmp[j] = j < nj ? o->w_scale[j0 + j] : 0.0f;
+        e->bias_tmp[j] = (j < nj && o->bias) ? o->bias[j0 + j] : 0.0f;
+    }
+    e->colsum = e->colsum_tmp;
+    e->w_scale = e->w_scale_tmp;
+    e->bias = e->bias_tmp;
+}
+
+/* acc - zp * colsum with int32 wrap-around (what the vector code computes). */
+static inline int32_t s8_corrected(int32_t acc, int32_t zp, int32_t colsum) {
+    return (int32_t)((uint32_t)acc - (uint32_t)zp * (uint32_t)colsum);
+}
+
+static void s8_gemm_portable(const uint8_t *x, size_t rows, size_t ldx, const int8_t *packed,
+                             size_t n, size_t k, const s8_output *o) {
+    const size_t panels = crnn_round_up(n, NR) / NR, groups = crnn_round_up(k, KG) / KG;
+    s8_panel_epilogue e;
+    for (size_t p = 0; p < panels; ++p) {
+        const size_t j0 = p * NR, nj = n - j0 < NR ? n - j0 : NR;
+        const int8_t *pp = packed + p * NR * groups * KG;
+        s8_panel_epilogue_init(&e, o, j0, nj);
+        for (size_t r = 0; r < rows; ++r) {
+            const uint8_t *xr = x + r * ldx;
+            int32_t acc[NR] = {0};
+            for (size_t g = 0; g < groups; ++g) {
+                const uint8_t *xg = xr + g * KG;
+                const int8_t *w = pp + g * NR * KG;
+                for (size_t j = 0; j < NR; ++j) {
+                    acc[j] += (int32_t)xg[0] * w[j * KG] + (int32_t)xg[1] * w[j * KG + 1]
+                            + (int32_t)xg[2] * w[j * KG + 2] + (int32_t)xg[3] * w[j * KG + 3];
+                }
+            }
+            if (o->y) {
+                float *yr = o->y + r * o->ldy + j0;
+                for (size_t j = 0; j < nj; ++j) {
+                    const int32_t a = s8_corrected(acc[j], o->x_zero_point, e.colsum[j]);
+                    yr[j] = fmaf((float)a, o->x_scale * e.w_scale[j], e.bias[j]);
+                }
+            } else {
+                memcpy(o->acc + r * o->ldacc + j0, acc, nj * sizeof(int32_t));
+            }
+        }
+    }
+}
+
+#if CRNN_X86
+
+CRNN_AVX2 CRNN_INLINE void s8_finish_avx2(const s8_output *o, const s8_panel_epilogue *e, size_t r,
+                                         size_t j0, size_t nj, __m256i a0, __m256i a1) {
+    if (o->y) {
+        const __m256i zp = _mm256_set1_epi32(o->x_zero_point);
+        const __m256 xs = _mm256_set1_ps(o->x_scale);
+        const __m256i t0 = _mm256_sub_epi32(a0, _mm256_mullo_epi32(zp, _mm256_loadu_si256((const __m256i *)e->colsum)));
+        const __m256i t1 = _mm256_sub_epi32(a1, _mm256_mullo_epi32(zp, _mm256_loadu_si256((const __m256i *)(e->colsum + 8))));
+        const __m256 y0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t0), _mm256_mul_ps(xs, _mm256_loadu_ps(e->w_scale)),
+                                          _mm256_loadu_ps(e->bias));
+        const __m256 y1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t1), _mm256_mul_ps(xs, _mm256_loadu_ps(e->w_scale + 8)),
+                                          _mm256_loadu_ps(e->bias + 8));
+        float *dst = o->y + r * o->ldy + j0;
+        if (nj == NR) {
+            _mm256_storeu_ps(dst, y0);
+            _mm256_storeu_ps(dst + 8, y1);
+        } else {
+            float tmp[NR];
+            _mm256_storeu_ps(tmp, y0);
+            _mm256_storeu_ps(tmp + 8, y1);
+            memcpy(dst, tmp, nj * sizeof(float));
+        }
+    } else {
+        int32_t *dst = o->acc + r * o->ldacc + j0;
+        if (nj == NR) {
+            _mm256_storeu_si256((__m256i *)dst, a0);
+            _mm256_storeu_si256((__m256i *)(dst + 8), a1);
+        } else {
+            int32_t tmp[NR];
+            _mm256_storeu_si256((__m256i *)tmp, a0);
+            _mm256_storeu_si256((__m256i *)(tmp + 8), a1);
+            memcpy(dst, tmp, nj * sizeof(int32_t));
+        }
+    }
+}
+
+CRNN_AVX2 CRNN_INLINE __m256i s8_broadcast4(const uint8_t *p) {
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return _mm256_set1_epi32(v);
+}
+
+/* MR rows (1..4) against one panel. vpmaddubsw adds two u8*s8 products into int16 (exact for
+ * activations <= 128), vpmaddwd against ones widens and adds the pairs into int32. */
+CRNN_AVX2 CRNN_INLINE void s8_tile_avx2(const int mr, const uint8_t *x, size_t ldx, const int8_t *pp,
+                                       size_t groups, const s8_output *o, const s8_panel_epilogue *e,
+                                       size_t r0, size_t j0, size_t nj) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i acc0[4], acc1[4];
+    for (int r = 0; r < mr; ++r) { acc0[r] = _mm256_setzero_si256(); acc1[r] = _mm256_setzero_si256(); }
+    for (size_t g = 0; g < groups; ++g) {
+        const __m256i w0 = _mm256_loadu_si256((const __m256i *)(pp + g * NR * KG));
+        const __m256i w1 = _mm256_loadu_si256((const __m256i *)(pp + g * NR * KG + 32));
+        for (int r = 0; r < mr; ++r) {
+            const __m256i xb = s8_broadcast4(x + r * ldx + g * KG);
+            acc0[r] = _mm256_add_epi32(acc0[r], _mm256_madd_epi16(_mm256_maddubs_epi16(xb, w0), ones));
+            acc1[r] = _mm256_add_epi32(acc1[r], _mm256_madd_epi16(_mm256_maddubs_epi16(xb, w1), ones));
+        }
+    }
+    for (int r = 0; r < mr; ++r) s8_finish_avx2(o, e, r0 + r, j0, nj, acc0[r], acc1[r]);
+}
+
+CRNN_AVX2 static void s8_gemm_avx2(const uint8_t *x, size_t rows, size_t ldx, const int8_t *packed,
+                                   size_t n, size_t k, const s8_output *o) {
+    const size_t panels = crnn_round_up(n, NR) / NR, groups = crnn_round_up(k, KG) / KG;
+    s8_panel_epilogue e;
+    for (size_t p = 0; p < panels; ++p) {
+        const size_t j0 = p * NR, nj = n - j0 < NR ? n - j0 : NR;
+        const int8_t *pp = packed + p * NR * groups * KG;
+        s8_panel_epilogue_init(&e, o, j0, nj);
+        size_t r = 0;
+        for (; r + 4 <= rows; r += 4) s8_tile_avx2(4, x + r * ldx, ldx, pp, groups, o, &e, r, j0, nj);
+        switch (rows - r) {
+        case 3: s8_tile_avx2(3, x + r * ldx, ldx, pp, groups, o, &e, r, j0, nj); break;
+        case 2: s8_tile_avx2(2, x + r * ldx, ldx, pp, groups, o, &e, r, j0, nj); break;
+        case 1: s8_tile_avx2(1, x + r * ldx, ldx, pp, groups, o, &e, r, j0, nj); break;
+        default: break;
+        }
+    }
+}
+
+/* AVX-VNNI: vpdpbusd adds four u8*s8 products into each int32 lane, exact for every u8. Its
+ * accumulator latency needs more independent chains than one row gives, hence two per output
+ * register when there is a single row. */
+CRNN_AVX2_VNNI CRNN_INLINE void s8_tile_vnni256(const int mr, const uint8_t *x, size_t ldx, const int8_t *pp,
+                                               size_t groups, const s8_output *o, const s8_panel_epilogue *e,
+                                               size_t r0, size_t j0, size_t nj) {
+    __m256i acc0[4], acc1[4];
+    for (int r = 0; r < mr; ++r) { acc0[r] = _mm256_setzero_si256(); acc1[r] = _mm256_setzero_si256(); }
+    size_t g = 0;
+    if (mr == 1) {
+        __m256i b0 = _mm256_setzero_si256(), b1 = _mm256_setzero_si256();
+        for (; g + 2 <= groups; g += 2) {
+            const int8_t *w = pp + g * NR * KG;
+            const __m256i x0 = s8_broadcast4(x + g * KG), x1 = s8_broadcast4(x + g * KG + KG);
+            acc0[0] = _mm256_dpbusd_avx_epi32(acc0[0], x0, _mm256_loadu_si256((const __m256i *)w));
+            acc1[0] = _mm256_dpbusd_avx_epi32(acc1[0], x0, _mm256_loadu_si256((const __m256i *)(w + 32)));
+            b0 = _mm256_dpbusd_avx_epi32(b0, x1, _mm256_loadu_si256((const __m256i *)(w + 64)));
+            b1 = _mm256_dpbusd_avx_epi32(b1, x1, _mm256_loadu_si256((const __m256i *)(w + 96)));
+        }
+        acc0[0] = _mm256_add_epi32(acc0[0], b0);
+        acc1[0] = _mm256_add_epi32(acc1[0], b1);
+    }
+    for (; g < groups; ++g) {
+        const __m256i w0 = _mm256_loadu_si256((const __m256i *)(pp + g * NR * KG));
+        const __m256i w1 = _mm256_loadu_si256((const __m256i *)(pp + g * NR * KG + 32));
+        for (int r = 0; r < mr; ++r) {
+            const __m256i xb = s8_broadcast4(x + r * ldx + g * KG);
+            acc0[r] = _mm256_dpbusd_avx_epi32(acc0[r], xb, w0);
+            acc1[r] = _mm256_dpbusd_avx_epi32(acc1[r], xb, w1);
+        }
+    }
+    for (int r = 0; r < mr; ++r) s8_finish_avx2(o, e, r0 + r, j0, nj, acc0[r], acc1[r]);
+}
+
+CRNN_AVX2_VNNI static void s8_gemm_vnni256(const uint8_t *x, size_t rows, size_t ldx, const int8_t *packed,
+                                           size_t n, size_t k, const s8_output *o) {
+    const size_t panels = crnn_round_up(n, NR) / NR, groups = crnn_round_up(k, KG) / KG;
+    s8_panel_epilogue e;
+    for (size_t p = 0; p < panels; ++p) {
+        const size_t j0 = p * NR, nj = n - j0 < NR ? n - j0 : NR;
+        const int8_t *pp = packed + p * NR * groups * KG;
+        s8_panel_epilogue_init(&e, o, j0, nj);
+        size_t r = 0;
+        for (; r + 4 <= rows; r += 4) s8_tile_vnni256(4, x + r * ldx, ldx, pp, groups, o, &e, r, j0, nj);
+        switch (rows - r) {
+        case 3: s8_tile_vnni256(3, x + r * ldx, ldx, pp, groups, o, &e, r, j0, nj); break;
+        case 2: s8_tile_vnni256(2, x + r * ldx, ldx, pp, groups, o, &e, r, j0, nj); break;
+        case 1: s8_tile_vnni256(1, x + r * ldx, ldx, pp, groups, o, &e, r, j0, nj); break;
+        default: break;
+        }
+    }
+}
+
+/* AVX-512 VNNI: a group of a panel (16 outputs x 4 columns) is one ZMM register. */
+CRNN_AVX512 CRNN_INLINE void s8_finish_avx512(const s8_output *o, const s8_panel_epilogue *e, size_t r,
+                                             size_t j0, size_t nj, __m512i a) {
+    const __mmask16 mask = nj == NR ? (__mmask16)0xFFFF : (__mmask16)((1u << nj) - 1);
+    if (o->y) {
+        const __m512i t = _mm512_sub_epi32(a, _mm512_mullo_epi32(_mm512_set1_epi32(o->x_zero_point),
+                                                                 _mm512_loadu_si512(e->colsum)));
+        const __m512 m = _mm512_mul_ps(_mm512_set1_ps(o->x_scale), _mm512_loadu_ps(e->w_scale));
+        _mm512_mask_storeu_ps(o->y + r * o->ldy + j0, mask,
+                              _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), m, _mm512_loadu_ps(e->bias)));
+    } else {
+        _mm512_mask_storeu_epi32(o->acc + r * o->ldacc + j0, mask, a);
+    }
+}
+
+CRNN_AVX512 CRNN_INLINE void s8_tile_avx512(const int mr, const uint8_t *x, size_t ldx, const int8_t *pp,
+                                           size_t groups, const s8_output *o, const s8_panel_epilogue *e,
+                                           size_t r0, size_t j0, size_t nj) {
+    __m512i acc[8];
+    for (int r = 0; r < mr; ++r) acc[r] = _mm512_setzero_si512();
+    size_t g = 0;
+    if (mr == 1) {
+        __m512i a1 = _mm512_setzero_si512(), a2 = _mm512_setzero_si512(), a3 = _mm512_setzero_si512();
+        for (; g + 4 <= groups; g += 4) {
+            const int8_t *w = pp + g * NR * KG;
+            int32_t xv[4];
+            memcpy(xv, x + g * KG, sizeof xv);
+            acc[0] = _mm512_dpbusd_epi32(acc[0], _mm512_set1_epi32(xv[0]), _mm512_loadu_si512(w));
+            a1 = _mm512_dpbusd_epi32(a1, _mm512_set1_epi32(xv[1]), _mm512_loadu_si512(w + 64));
+            a2 = _mm512_dpbusd_epi32(a2, _mm512_set1_epi32(xv[2]), _mm512_loadu_si512(w + 128));
+            a3 = _mm512_dpbusd_epi32(a3, _mm512_set1_epi32(xv[3]), _mm512_loadu_si512(w + 192));
+        }
+        acc[0] = _mm512_add_epi32(_mm512_add_epi32(acc[0], a1), _mm512_add_epi32(a2, a3));
+    }
+    for (; g < groups; ++g) {
+        const __m512i w = _mm512_loadu_si512(pp + g * NR * KG);
+        for (int r = 0; r < mr; ++r) {
+            int32_t xv;
+            memcpy(&xv, x + r * ldx + g * KG, sizeof xv);
+            acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(xv), w);
+        }
+    }
+    for (int r = 0; r < mr; ++r) s8_finish_avx512(o, e, r0 + r, j0, nj, acc[r]);
+}
+
+/* MR rows (1..8) against two consecutive panels: each broadcast of 4 activations feeds two
+ * vpdpbusd, halving the broadcasts of the one-panel tile for batched rows. */
+CRNN_AVX512 CRNN_INLINE void s8_tile2_avx512(const int mr, const uint8_t *x, size_t ldx, const int8_t *pp,
+                                            size_t groups, const s8_output *o, const s8_panel_epilogue *e0,
+                                            const s8_panel_epilogue *e1, size_t r0, size_t j0, size_t nj1) {
+    const int8_t *pp1 = pp + NR * groups * KG;
+    __m512i acc0[8], acc1[8];
+    for (int r = 0; r < mr; ++r) { acc0[r] = _mm512_setzero_si512(); acc1[r] = _mm512_setzero_si512(); }
+    for (size_t g = 0; g < groups; ++g) {
+        const __m512i w0 = _mm512_loadu_si512(pp + g * NR * KG), w1 = _mm512_loadu_si512(pp1 + g * NR * KG);
+        for (int r = 0; r < mr; ++r) {
+            int32_t xv;
+            memcpy(&xv, x + r * ldx + g * KG, sizeof xv);
+            const __m512i xb = _mm512_set1_epi32(xv);
+            acc0[r] = _mm512_dpbusd_epi32(acc0[r], xb, w0);
+            acc1[r] = _mm512_dpbusd_epi32(acc1[r], xb, w1);
+        }
+    }
+    for (int r = 0; r < mr; ++r) {
+        s8_finish_avx512(o, e0, r0 + r, j0, NR, acc0[r]);
+        s8_finish_avx512(o, e1, r0 + r, j0 + NR, nj1, acc1[r]);
+    }
+}
+
+CRNN_AVX512 static void s8_gemm_avx512(const uint8_t *x, size_t rows, size_t ldx, const int8_t *packed,
+                                       size_t n, size_t k, const s8_output *o) {
+    const size_t panels = crnn_round_up(n, NR) / NR, groups = crnn_round_up(k, KG) / KG;
+    s8_panel_epilogue e, e1;
+    size_t p = 0;
+    if (rows >= 2) {
+        for (; p + 2 <= panels; p += 2) {
+            const size_t j0 = p * NR, nj1 = n - (j0 + NR) < NR ? n - (j0 + NR) : NR;
+            const int8_t *pp = packed + p * NR * groups * KG;
+            s8_panel_epilogue_init(&e, o, j0, NR);
+            s8_panel_epilogue_init(&e1, o, j0 + NR, nj1);
+            size_t r = 0;
+            for (; r + 8 <= rows; r += 8) s8_tile2_avx512(8, x + r * ldx, ldx, pp, groups, o, &e, &e1, r, j0, nj1);
+            const uint8_t *xr = x + r * ldx;
+            switch (rows - r) {
+            case 7: s8_tile2_avx512(7, xr, ldx, pp, groups, o, &e, &e1, r, j0, nj1); break;
+            case 6: s8_tile2_avx512(6, xr, ldx, pp, groups, o, &e, &e1, r, j0, nj1); break;
+            case 5: s8_tile2_avx512(5, xr, ldx, pp, groups, o, &e, &e1, r, j0, nj1); break;
+            case 4: s8_tile2_avx512(4, xr, ldx, pp, groups, o, &e, &e1, r, j0, nj1); break;
+            case 3: s8_tile2_avx512(3, xr, ldx, pp, groups, o, &e, &e1, r, j0, nj1); break;
+            case 2: s8_tile2_avx512(2, xr, ldx, pp, groups, o, &e, &e1, r, j0, nj1); break;
+            case 1: s8_tile2_avx512(1, xr, ldx, pp, groups, o, &e, &e1, r, j0, nj1); break;
+            default: break;
+            }
+        }
+    }
+    for (; p < panels; ++p) {
+        const size_t j0 = p * NR, nj = n - j0 < NR ? n - j0 : NR;
+        const int8_t *pp = packed + p * NR * groups * KG;
+        s8_panel_epilogue_init(&e, o, j0, nj);
+        size_t r = 0;
+        for (; r + 8 <= rows; r += 8) s8_tile_avx512(8, x + r * ldx, ldx, pp, groups, o, &e, r, j0, nj);
+        const uint8_t *xr = x + r * ldx;
+        switch (rows - r) {
+        case 7: s8_tile_avx512(7, xr, ldx, pp, groups, o, &e, r, j0, nj); break;
+        case 6: s8_tile_avx512(6, xr, ldx, pp, groups, o, &e, r, j0, nj); break;
+        case 5: s8_tile_avx512(5, xr, ldx, pp, groups, o, &e, r, j0, nj); break;
+        case 4: s8_tile_avx512(4, xr, ldx, pp, groups, o, &e, r, j0, nj); break;
+        case 3: s8_tile_avx512(3, xr, ldx, pp, groups, o, &e, r, j0, nj); break;
+        case 2: s8_tile_avx512(2, xr, ldx, pp, groups, o, &e, r, j0, nj); break;
+        case 1: s8_tile_avx512(1, xr, ldx, pp, groups, o, &e, r, j0, nj); break;
+        default: break;
+        }
+    }
+}
+
+#endif
+
+static void s8_gemm(int isa, const uint8_t *x, size_t rows, size_t ldx, const int8_t *packed,
+                    size_t n, size_t k, const s8_output *o) {
+#if CRNN_X86
+    switch (crnn_effective_isa(isa)) {
+    case CRNN_ISA_AVX512: s8_gemm_avx512(x, rows, ldx, packed, n, k, o); return;
+    case CRNN_ISA_AVX2_VNNI: s8_gemm_vnni256(x, rows, ldx, packed, n, k, o); return;
+    case CRNN_ISA_AVX2: s8_gemm_avx2(x, rows, ldx, packed, n, k, o); return;
+    default: break;
+    }
+#endif
+    (void)isa;
+    s8_gemm_portable(x, rows, ldx, packed, n, k, o);
+}
+
+int crnn_s8_exact_isa(int isa) {
+    const int level = crnn_effective_isa(isa);
+    return level == CRNN_ISA_AVX2_VNNI || level == CRNN_ISA_AVX512 ? level : CRNN_ISA_PORTABLE;
+}
+
+void crnn_s8_gemm_acc(int isa, const uint8_t *xq, size_t rows, size_t ldx, const int8_t *packed,
+                      size_t n, size_t k, int32_t *acc, size_t ldacc) {
+    const s8_output o = {.acc = acc, .ldacc = ldacc};
+    s8_gemm(isa, xq, rows, ldx, packed, n, k, &o);
+}
+
+void crnn_s8_gemm_f32(int isa, const uint8_t *xq, size_t rows, size_t ldx, const int8_t *packed,
+                      size_t n, size_t k, const int32_t *colsum, int32_t x_zero_point, float x_scale,
+                      const float *w_scale, const float *bias, float *y, size_t ldy) {
+    const s8_output o = {.y = y, .ldy = ldy, .colsum = colsum, .x_zero_point = x_zero_point,
+                         .x_scale = x_scale, .w_scale = w_scale, .bias = bias};
+    s8_gemm(isa, xq, rows, ldx, packed, n, k, &o);
+}

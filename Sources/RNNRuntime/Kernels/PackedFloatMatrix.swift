@@ -1,0 +1,60 @@
+import CRNNKernels
+
+/// A float32 weight matrix (and its bias) packed once into the layout of the product kernel.
+///
+/// Output rows are grouped in panels of 16; within a panel the 16 weights of each input column
+/// are contiguous, so one pass streams every weight once whatever the number of rows of `x`
+/// (1 in the time loop, T·B for a layer's input projection).
+package struct PackedFloatMatrix: Sendable {
+    /// Rows of W: the length of each output row.
+    package let outFeatures: Int
+    /// Columns of W: the length of each input row.
+    package let inFeatures: Int
+    private let packed: KernelBuffer<Float>
+    private let bias: KernelBuffer<Float>?
+
+    /// Packs row-major `weights` (outFeatures, inFeatures) and an optional bias (outFeatures).
+    package init(weights: [Float], outFeatures: Int, inFeatures: Int, bias: [Float]?) {
+        precondition(outFeatures >= 0 && inFeatures >= 0 && weights.count == outFeatures * inFeatures,
+                     "weights hold \(weights.count) values, expected \(outFeatures) x \(inFeatures)")
+        precondition(bias == nil || bias!.count == outFeatures, "bias must have \(outFeatures) values")
+        self.outFeatures = outFeatures
+        self.inFeatures = inFeatures
+        packed = KernelBuffer(count: crnn_f32_packed_count(outFeatures, inFeatures)) { dst in
+            weights.withUnsafeBufferPointer { w in
+                crnn_f32_pack(w.baseAddress, outFeatures, inFeatures, inFeatures, dst.baseAddress)
+            }
+        }
+        self.bias = bias.map { KernelBuffer($0) }
+    }
+
+    /// Computes `y[r, :] = x[r, :]·Wᵀ + b` for `r` in `0..<rows`.
+    ///
+    /// - Parameters:
+    ///   - x: (rows, inFeatures) with row stride `xStride` (default `inFeatures`).
+    ///   - rows: number of rows.
+    ///   - y: (rows, outFeatures) with row stride `yStride` (default `outFeatures`); overwritten.
+    ///   - isa: instruction-set level (default: the best available).
+    @inline(__always)
+    package func apply(
+        _ x: UnsafeBufferPointer<Float>, rows: Int, xStride: Int? = nil,
+        into y: UnsafeMutableBufferPointer<Float>, yStride: Int? = nil, isa: KernelISA = .best
+    ) {
+        let ldx = xStride ?? inFeatures, ldy = yStride ?? outFeatures
+        precondition(rows >= 0 && ldx >= inFeatures && ldy >= outFeatures)
+        precondition(rows == 0 || x.count >= (rows - 1) * ldx + inFeatures, "x is too short")
+        precondition(rows == 0 || y.count >= (rows - 1) * ldy + outFeatures, "y is too short")
+        guard rows > 0, outFeatures > 0 else { return }
+        packed.withUnsafePointer { w in
+            if let bias {
+                bias.withUnsafePointer { b in
+                    crnn_f32_gemm(isa.rawValue, x.baseAddress, rows, ldx, w, outFeatures, inFeatures, b,
+                                  y.baseAddress, ldy)
+                }
+            } else {
+                crnn_f32_gemm(isa.rawValue, x.baseAddress, rows, ldx, w, outFeatures, inFeatures, nil,
+                              y.baseAddress, ldy)
+            }
+        }
+    }
+}

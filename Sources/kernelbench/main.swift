@@ -1,0 +1,91 @@
+// kernelbench: single-thread times of one recurrent product (3H x H, one row) for float32 and
+// int8, next to the time to stream the same weight bytes once (the machine's floor for a
+// memory-bound product). Not a product of the package; `swift run -c release kernelbench`.
+import CRNNKernels
+import RNNRuntime
+
+let sizes = CommandLine.arguments.dropFirst().compactMap { Int($0) }
+let hiddenSizes = sizes.isEmpty ? [128, 256, 512, 1024] : sizes
+let clock = ContinuousClock()
+
+/// Median and minimum microseconds per call over 21 samples of about 2 ms each.
+func time(_ body: () -> Void) -> (median: Double, min: Double) {
+    for _ in 0..<50 { body() }
+    var calls = 1
+    while true {
+        let t = clock.measure { for _ in 0..<calls { body() } }
+        if t > .milliseconds(2) { break }
+        calls *= 2
+    }
+    var samples: [Double] = []
+    for _ in 0..<21 {
+        let t = clock.measure { for _ in 0..<calls { body() } }
+        let (s, a) = t.components
+        samples.append((Double(s) * 1e6 + Double(a) / 1e12) / Double(calls))
+    }
+    samples.sort()
+    return (samples[10], samples[0])
+}
+
+print("kernels: \(KernelISA.best), one thread; microseconds per 3H x H product of one row (median / min)")
+print("| H | fp32 product | fp32 read floor | int8 product | int8 quantize + product | int8 read floor |")
+print("|---|---|---|---|---|---|")
+var generator = SplitMix64(seed: 1)
+for h in hiddenSizes {
+    let n = 3 * h, k = h
+    let w = (0..<n * k).map { _ in Float.random(in: -0.1...0.1, using: &generator) }
+    let b = (0..<n).map { _ in Float.random(in: -0.1...0.1, using: &generator) }
+    let float = PackedFloatMatrix(weights: w, outFeatures: n, inFeatures: k, bias: b)
+    let q = (0..<n * k).map { _ in Int8.random(in: -128...127, using: &generator) }
+    let int8 = PackedInt8Matrix(values: q, outFeatures: n, inFeatures: k, scales: [0.01], bias: b)
+    var x = (0..<k).map { _ in Float.random(in: -1...1, using: &generator) }
+    var y = [Float](repeating: 0, count: n)
+    var xq = [UInt8](repeating: 0, count: int8.paddedInFeatures)
+    let floatBytes = [Float](repeating: 1, count: n * k)
+    let int8Bytes = [Float](repeating: 1, count: (n * k + 3) / 4)
+    var sink: Float = 0
+
+    // Each product's output feeds the next input, as in a recurrence.
+    let fp32 = x.withUnsafeMutableBufferPointer { xp in
+        y.withUnsafeMutableBufferPointer { yp in
+            time {
+                float.apply(UnsafeBufferPointer(xp), rows: 1, into: yp)
+                xp[0] = yp[n - 1] * 1e-3
+            }
+        }
+    }
+    let fp32Floor = floatBytes.withUnsafeBytes { raw in
+        time { sink += crnn_stream_read(KernelISA.best.rawValue, raw.baseAddress, raw.count / 128 * 128) }
+    }
+    let (i8, i8q) = x.withUnsafeMutableBufferPointer { xp in
+        y.withUnsafeMutableBufferPointer { yp in
+            xq.withUnsafeMutableBufferPointer { qp in
+                let (lo, hi) = QuantizeKernel.minMax(UnsafeBufferPointer(xp), rows: 1, cols: k)
+                let scale = (max(hi, 0) - min(lo, 0)) / 127
+                let zp = Int32((-min(lo, 0) / scale).rounded())
+                QuantizeKernel.quantize(UnsafeBufferPointer(xp), rows: 1, cols: k, inverseScale: 1 / scale, zeroPoint: zp, into: qp)
+                let product = time {
+                    int8.apply(UnsafeBufferPointer(qp), rows: 1, scale: scale, zeroPoint: zp, maxCode: 127, into: yp)
+                    qp[0] = UInt8(truncatingIfNeeded: Int(yp[n - 1]) & 127)
+                }
+                let full = time {
+                    let (lo, hi) = QuantizeKernel.minMax(UnsafeBufferPointer(xp), rows: 1, cols: k)
+                    let scale = (max(hi, 0) - min(lo, 0)) / 127
+                    let zp = Int32((-min(lo, 0) / scale).rounded())
+                    let top = QuantizeKernel.quantize(UnsafeBufferPointer(xp), rows: 1, cols: k, inverseScale: 1 / scale,
+                                                      zeroPoint: zp, into: qp)
+                    int8.apply(UnsafeBufferPointer(qp), rows: 1, scale: scale, zeroPoint: zp, maxCode: top, into: yp)
+                    xp[0] = yp[n - 1] * 1e-3
+                }
+                return (product, full)
+            }
+        }
+    }
+    let i8Floor = int8Bytes.withUnsafeBytes { raw in
+        time { sink += crnn_stream_read(KernelISA.best.rawValue, raw.baseAddress, raw.count / 128 * 128) }
+    }
+    func cell(_ t: (median: Double, min: Double)) -> String {
+        "\((t.median * 100).rounded() / 100) / \((t.min * 100).rounded() / 100)"
+    }
+    print("| \(h) | \(cell(fp32)) | \(cell(fp32Floor)) | \(cell(i8)) | \(cell(i8q)) | \(cell(i8Floor)) |" + (sink == 42 ? " " : ""))
+}

@@ -1,0 +1,138 @@
+import Foundation
+import RNNRuntime
+import Testing
+
+/// Vector sigmoid/tanh and the fused GRU/LSTM updates against Double references.
+@Suite struct KernelCellTests {
+    /// A dense sweep of [-30, 30], the polynomial/exp switch of tanh at ±0.625, tiny and huge values.
+    static let inputs: [Float] = {
+        var xs = (0...120_000).map { Float(-30 + Double($0) * 0.0005) }
+        xs += [0, -0, 0.625, -0.625, Float(0.625).nextDown, 1e-30, -1e-30, 1e-8, 87, 88.5, 89, -87, -88.5, -89, 200, -200,
+               .infinity, -.infinity, .leastNormalMagnitude]
+        return xs
+    }()
+
+    static func apply(_ f: (UnsafeBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) -> Void) -> [Float] {
+        var y = [Float](repeating: .nan, count: inputs.count)
+        inputs.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { f(x, $0) } }
+        return y
+    }
+
+    /// |y - exact| <= 4 ulp(exact) (observed: under 2), or <= 1e-37 absolute where exp underflows.
+    static func check(_ y: [Float], exact: (Double) -> Double, name: String) {
+        var worstUlps = 0.0
+        for (x, got) in zip(inputs, y) {
+            let want = exact(Double(x))
+            let err = abs(Double(got) - want)
+            if err <= 1e-37 { continue }
+            let ulps = err / Double(Float(want).ulp)
+            worstUlps = max(worstUlps, ulps)
+            if ulps > 4 { Issue.record("\(name)(\(x)) = \(got), exact \(want): \(ulps) ulp") ; return }
+        }
+        #expect(worstUlps <= 4, "\(name) worst \(worstUlps) ulp")
+    }
+
+    /// Block 0: every element through glibc's expf (ATen's scalar path); 32: SLEEF's vector expf.
+    @Test(arguments: KernelISA.allCases, [0, 32])
+    func sigmoidIsAccurate(isa: KernelISA, block: Int) {
+        Self.check(Self.apply { CellKernel.sigmoid($0, into: $1, sigmoidBlock: block, isa: isa) },
+                   exact: { 1 / (1 + Foundation.exp(-$0)) }, name: "sigmoid")
+    }
+
+    /// Correctly rounded: within half an ulp of the exact value everywhere on the sweep.
+    @Test(arguments: KernelISA.allCases)
+    func tanhIsCorrectlyRounded(isa: KernelISA) {
+        let y = Self.apply { CellKernel.tanh($0, into: $1, isa: isa) }
+        for (x, got) in zip(Self.inputs, y) where !x.isNaN {
+            let want = Foundation.tanh(Double(x))
+            let ulps = abs(Double(got) - want) / Double(Float(want).ulp)
+            if ulps > 0.5 {
+                Issue.record("tanh(\(x)) = \(got), exact \(want): \(ulps) ulp")
+                return
+            }
+        }
+    }
+
+    static func sigmoid(_ x: Double) -> Double { 1 / (1 + Foundation.exp(-x)) }
+
+    /// Tolerance 1e-6 absolute: the states are in [-1, 1] and each step rounds a few times.
+    @Test(arguments: KernelISA.allCases, [1, 7, 8, 13, 64, 70])
+    func gruCellMatchesReference(isa: KernelISA, hidden: Int) {
+        var rng = KernelTestRandom(seed: UInt64(hidden))
+        let gi = rng.floats(3 * hidden, in: -4...4), gh = rng.floats(3 * hidden, in: -4...4)
+        var h = rng.floats(hidden)
+        let hPrev = h
+        gi.withUnsafeBufferPointer { gi in
+            gh.withUnsafeBufferPointer { gh in
+                h.withUnsafeMutableBufferPointer { h in
+                    CellKernel.gru(gi: gi.baseAddress!, gh: gh.baseAddress!, hPrev: h.baseAddress!, hOut: h.baseAddress!,
+                                   hidden: hidden, sigmoidBlock: 16, isa: isa)
+                }
+            }
+        }
+        for j in 0..<hidden {
+            let r = Self.sigmoid(Double(gi[j]) + Double(gh[j]))
+            let z = Self.sigmoid(Double(gi[hidden + j]) + Double(gh[hidden + j]))
+            let n = Foundation.tanh(Double(gi[2 * hidden + j]) + Double(gh[2 * hidden + j]) * r)
+            let want = (Double(hPrev[j]) - n) * z + n
+            #expect(abs(Double(h[j]) - want) <= 1e-6, "j = \(j): \(h[j]) vs \(want)")
+        }
+    }
+
+    @Test(arguments: KernelISA.allCases, [1, 7, 8, 13, 64, 70])
+    func lstmCellMatchesReference(isa: KernelISA, hidden: Int) {
+        var rng = KernelTestRandom(seed: UInt64(100 + hidden))
+        let gi = rng.floats(4 * hidden, in: -4...4), gh = rng.floats(4 * hidden, in: -4...4)
+        var c = rng.floats(hidden, in: -3...3)
+        let cPrev = c
+        var h = [Float](repeating: .nan, count: hidden)
+        gi.withUnsafeBufferPointer { gi in
+            gh.withUnsafeBufferPointer { gh in
+                c.withUnsafeMutableBufferPointer { c in
+                    h.withUnsafeMutableBufferPointer { h in
+                        CellKernel.lstm(gi: gi.baseAddress!, gh: gh.baseAddress!, c: c.baseAddress!, hOut: h.baseAddress!,
+                                        hidden: hidden, sigmoidBlock: 16, isa: isa)
+                    }
+                }
+            }
+        }
+        for j in 0..<hidden {
+            func gate(_ g: Int) -> Double { Double(gi[g * hidden + j]) + Double(gh[g * hidden + j]) }
+            let cn = Self.sigmoid(gate(1)) * Double(cPrev[j]) + Self.sigmoid(gate(0)) * Foundation.tanh(gate(2))
+            let hn = Self.sigmoid(gate(3)) * Foundation.tanh(cn)
+            #expect(abs(Double(c[j]) - cn) <= 1e-6 * max(1, abs(cn)), "c[\(j)]")
+            #expect(abs(Double(h[j]) - hn) <= 1e-6, "h[\(j)]")
+        }
+    }
+
+    /// The AVX2 and AVX-512 levels compute the same functions (SLEEF's expf, correctly rounded
+    /// tanh), so they agree bit for bit; the portable level agrees wherever the row is all scalar.
+    @Test(arguments: [0, 16, 32])
+    func levelsAgreeBitForBit(block: Int) {
+        let hidden = 77
+        var rng = KernelTestRandom(seed: UInt64(block + 5))
+        let gi = rng.floats(4 * hidden, in: -6...6), gh = rng.floats(4 * hidden, in: -6...6)
+        let h0 = rng.floats(hidden), c0 = rng.floats(hidden, in: -3...3)
+        func run(_ isa: KernelISA) -> [UInt32] {
+            var h = h0, c = c0, hl = [Float](repeating: 0, count: hidden)
+            gi.withUnsafeBufferPointer { gi in
+                gh.withUnsafeBufferPointer { gh in
+                    h.withUnsafeMutableBufferPointer { h in
+                        CellKernel.gru(gi: gi.baseAddress!, gh: gh.baseAddress!, hPrev: h.baseAddress!, hOut: h.baseAddress!,
+                                       hidden: hidden, sigmoidBlock: block, isa: isa)
+                    }
+                    c.withUnsafeMutableBufferPointer { c in
+                        hl.withUnsafeMutableBufferPointer { hl in
+                            CellKernel.lstm(gi: gi.baseAddress!, gh: gh.baseAddress!, c: c.baseAddress!, hOut: hl.baseAddress!,
+                                            hidden: hidden, sigmoidBlock: block, isa: isa)
+                        }
+                    }
+                }
+            }
+            return (h + c + hl).map(\.bitPattern)
+        }
+        #expect(run(.avx2) == run(.avx512))
+        #expect(run(.avx2VNNI) == run(.avx2))
+        if block == 0 { #expect(run(.portable) == run(.avx2)) }
+    }
+}

@@ -1,0 +1,88 @@
+import Testing
+import RNNRuntime
+
+/// The float32 product kernel against a Double reference.
+///
+/// Tolerance: |y - ref| <= (k + 2) · 2⁻²⁴ · (Σ|x·w| + |b|), the worst-case rounding bound of a
+/// k-term float32 sum in any order; a wrong index or a dropped term is off by far more.
+@Suite struct KernelFloatTests {
+    /// (outFeatures, inFeatures, rows): columns and outputs around the panel width 16 and the
+    /// unroll of 4, a single column, a single row, a 3H x H recurrent shape.
+    static let shapes: [(Int, Int, Int)] = [
+        (1, 1, 1), (16, 1, 3), (17, 8, 1), (15, 3, 5), (33, 9, 4), (47, 17, 7),
+        (64, 100, 2), (384, 128, 1), (96, 257, 9), (5, 31, 16), (768, 256, 1),
+    ]
+
+    @Test(arguments: KernelISA.allCases, shapes)
+    func productMatchesDoubleReference(isa: KernelISA, shape: (Int, Int, Int)) {
+        let (n, k, rows) = shape
+        var rng = KernelTestRandom(seed: UInt64(n * 1_000_003 + k * 1009 + rows))
+        let w = rng.floats(n * k), b = rng.floats(n), x = rng.floats(rows * k, in: -2...2)
+        let m = PackedFloatMatrix(weights: w, outFeatures: n, inFeatures: k, bias: b)
+        var y = [Float](repeating: .nan, count: rows * n)
+        x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { m.apply(xp, rows: rows, into: $0, isa: isa) }
+        }
+        for r in 0..<rows {
+            for j in 0..<n {
+                var ref = Double(b[j]), mag = Double(abs(b[j]))
+                for c in 0..<k {
+                    ref += Double(x[r * k + c]) * Double(w[j * k + c])
+                    mag += abs(Double(x[r * k + c]) * Double(w[j * k + c]))
+                }
+                let bound = Double(k + 2) * 0x1p-24 * mag
+                #expect(abs(Double(y[r * n + j]) - ref) <= bound, "row \(r) out \(j): \(y[r * n + j]) vs \(ref)")
+            }
+        }
+    }
+
+    @Test(arguments: KernelISA.allCases)
+    func stridesAndNoBias(isa: KernelISA) {
+        let (n, k, rows, ldx, ldy) = (21, 13, 6, 16, 30)
+        var rng = KernelTestRandom(seed: 7)
+        let w = rng.floats(n * k), x = rng.floats(rows * ldx)
+        let m = PackedFloatMatrix(weights: w, outFeatures: n, inFeatures: k, bias: nil)
+        let sentinel: Float = -12345
+        var y = [Float](repeating: sentinel, count: rows * ldy)
+        x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer {
+                m.apply(xp, rows: rows, xStride: ldx, into: $0, yStride: ldy, isa: isa)
+            }
+        }
+        for r in 0..<rows {
+            for j in 0..<ldy {
+                guard j < n else {
+                    #expect(y[r * ldy + j] == sentinel, "stride gap written at row \(r) col \(j)")
+                    continue
+                }
+                var ref = 0.0, mag = 0.0
+                for c in 0..<k {
+                    ref += Double(x[r * ldx + c]) * Double(w[j * k + c])
+                    mag += abs(Double(x[r * ldx + c]) * Double(w[j * k + c]))
+                }
+                #expect(abs(Double(y[r * ldy + j]) - ref) <= Double(k + 2) * 0x1p-24 * mag)
+            }
+        }
+    }
+
+    /// The runtime's streaming contract: one row per call gives bit-identical results to the
+    /// same row inside a many-row call, whatever its position in the block.
+    @Test(arguments: KernelISA.allCases, [(40, 33, 13), (384, 128, 9), (17, 5, 3)])
+    func rowsAreIndependentOfTheBlock(isa: KernelISA, shape: (Int, Int, Int)) {
+        let (n, k, rows) = shape
+        var rng = KernelTestRandom(seed: UInt64(n + k + rows))
+        let w = rng.floats(n * k), b = rng.floats(n), x = rng.floats(rows * k)
+        let m = PackedFloatMatrix(weights: w, outFeatures: n, inFeatures: k, bias: b)
+        var block = [Float](repeating: 0, count: rows * n), single = block
+        x.withUnsafeBufferPointer { xp in
+            block.withUnsafeMutableBufferPointer { m.apply(xp, rows: rows, into: $0, isa: isa) }
+            single.withUnsafeMutableBufferPointer { yp in
+                for r in 0..<rows {
+                    m.apply(UnsafeBufferPointer(rebasing: xp[(r * k)..<((r + 1) * k)]), rows: 1,
+                            into: UnsafeMutableBufferPointer(rebasing: yp[(r * n)..<((r + 1) * n)]), isa: isa)
+                }
+            }
+        }
+        #expect(block.map(\.bitPattern) == single.map(\.bitPattern))
+    }
+}

@@ -1,0 +1,38 @@
+@testable import RNNRuntime
+import Testing
+
+/// Two threads run the directions of a bidirectional layer at once; results must not change.
+@Suite struct ParallelismTests {
+    static func input(_ shape: [Int], seed: UInt64) -> Tensor {
+        var generator = SplitMix64(seed: seed)
+        return Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &generator) })
+    }
+
+    @Test func bidirectionalGRUIsIdenticalOnTwoThreads() throws {
+        var generator = SplitMix64(seed: 11)
+        let gru = try GRU(inputSize: 24, hiddenSize: 48, numLayers: 2, bidirectional: true, using: &generator)
+        let x = Self.input([60, 3, 24], seed: 12)
+        let h0 = Self.input([4, 3, 48], seed: 13)
+        let lengths = [60, 41, 17]
+        // Large enough that the second thread is used, small layers stay on one.
+        #expect(Parallelism.$maximumThreads.withValue(2) { gru.core.weights.directionLanes(tokens: 60 * 3) } == 2)
+        #expect(Parallelism.$maximumThreads.withValue(2) { gru.core.weights.directionLanes(tokens: 3) } == 1)
+        #expect(gru.core.weights.directionLanes(tokens: 60 * 3) == 1)
+        let one = try gru(x, h0, lengths: lengths)
+        let two = try Parallelism.$maximumThreads.withValue(2) { try gru(x, h0, lengths: lengths) }
+        #expect(one.output == two.output)
+        #expect(one.hN == two.hN)
+    }
+
+    @Test func bidirectionalProjectedLSTMIsIdenticalOnTwoThreads() throws {
+        var generator = SplitMix64(seed: 21)
+        let lstm = try LSTM(inputSize: 16, hiddenSize: 40, numLayers: 2, bidirectional: true, projSize: 24, using: &generator)
+        let x = Self.input([2, 50, 4, 16], seed: 22)
+        #expect(Parallelism.$maximumThreads.withValue(2) { lstm.core.weights.directionLanes(tokens: 50 * 4) } == 2)
+        let one = try lstm(x)
+        let two = try Parallelism.$maximumThreads.withValue(2) { try lstm(x) }
+        #expect(one.output == two.output)
+        #expect(one.hN == two.hN)
+        #expect(one.cN == two.cN)
+    }
+}

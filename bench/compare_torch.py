@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""Times PyTorch and RNNKit side by side on the same models and prints a ratio table.
+
+For every configuration: build the module in PyTorch with a fixed seed, export it through the
+toolkit (a bare h5py dump of the state_dict, then `rnnconvert import`; `rnnconvert quantize` for
+int8), time PyTorch (torch.set_num_threads(N), inference_mode, warm-up, median of repeated runs)
+and `rnnconvert bench --json` on the same configuration, alternating, and optionally check our
+outputs against PyTorch's on the same input (`rnnconvert run`).
+
+Needs torch, numpy and h5py (install them yourself; nothing here installs anything) and a
+release build: `swift build -c release`. Usage:
+
+    python3 bench/compare_torch.py [--threads 1] [--quick] [--only NAME ...] [--json out.json]
+
+Times are microseconds per time step. Streaming means one time step per call carrying the state
+(PyTorch: module(x[t:t+1], h); RNNKit: the streaming API).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import h5py
+import numpy as np
+import torch
+from torch import nn
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# name, kind, input size, hidden size, layers, bidirectional, T, B
+CONFIGS = [
+    ("GRU 40->128 x2, T100", "GRU", 40, 128, 2, False, 100, 1),
+    ("GRU 256, T100", "GRU", 256, 256, 1, False, 100, 1),
+    ("GRU 512, T50", "GRU", 512, 512, 1, False, 50, 1),
+    ("GRU 1024, T25", "GRU", 1024, 1024, 1, False, 25, 1),
+    ("LSTM 256, T100", "LSTM", 256, 256, 1, False, 100, 1),
+    ("BiGRU 384->256, T128", "GRU", 384, 256, 1, True, 128, 1),
+    ("GRU 256, B16, T100", "GRU", 256, 256, 1, False, 100, 16),
+]
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+
+def has_subcommand(rnnconvert, name):
+    listing = run([rnnconvert, "--help"]).stdout.split("SUBCOMMANDS:", 1)[-1]
+    return any(line.split()[:1] == [name] for line in listing.splitlines())
+
+
+def build_module(kind, inp, hidden, layers, bidirectional, seed):
+    torch.manual_seed(seed)
+    cls = {"GRU": nn.GRU, "LSTM": nn.LSTM}[kind]
+    return cls(inp, hidden, num_layers=layers, bidirectional=bidirectional).eval()
+
+
+def export(module, directory, rnnconvert, int8):
+    """Bare h5py dump -> `rnnconvert import` (-> `rnnconvert quantize`). Returns the file or None."""
+    dump = os.path.join(directory, "dump.h5")
+    with h5py.File(dump, "w") as f:
+        for key, value in module.state_dict().items():
+            f[key] = value.detach().numpy()
+    model = os.path.join(directory, "model.h5")
+    if has_subcommand(rnnconvert, "import"):
+        run([rnnconvert, "import", dump, "-o", model, "--force"])
+    else:
+        model = dump  # ModelFile.read accepts bare dumps too
+    if not int8:
+        return model
+    if not has_subcommand(rnnconvert, "quantize"):
+        return None
+    quantized = os.path.join(directory, "model_int8.h5")
+    run([rnnconvert, "quantize", model, "-o", quantized, "--force"])
+    return quantized
+
+
+def quantize_dynamic(module):
+    """PyTorch's dynamic int8 module. quantize_dynamic swaps child modules only, so the RNN goes
+    in a container and comes back out."""
+    parent = nn.Sequential(module)
+    quantized = torch.ao.quantization.quantize_dynamic(parent, {nn.GRU, nn.LSTM}, dtype=torch.qint8)[0]
+    assert type(quantized) is not type(module), "quantize_dynamic left the module in float"
+    return quantized
+
+
+def time_torch(fn, steps, min_runs, min_time):
+    for _ in range(3):
+        fn()
+    samples, start = [], time.perf_counter()
+    while len(samples) < min_runs or time.perf_counter() - start < min_time:
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1e6 / steps)
+    return statistics.median(samples), min(samples)
+
+
+def torch_runner(module, x, streaming):
+    if not streaming:
+        def whole():
+            with torch.inference_mode():
+                module(x)
+        return whole
+
+    def stream():
+        with torch.inference_mode():
+            state = None
+            for t in range(x.shape[0]):
+                _, state = module(x[t:t + 1], state)
+    return stream
+
+
+def time_ours(rnnconvert, model, steps, batch, threads, streaming, min_runs, min_time):
+    cmd = [rnnconvert, "bench", model, "--seq-len", str(steps), "--batch", str(batch), "--threads", str(threads),
+           "--json", "--min-runs", str(min_runs), "--min-time", str(min_time)]
+    if streaming:
+        cmd.append("--streaming")
+    result = json.loads(run(cmd).stdout)
+    return result["us_per_step"], result["us_per_step_min"]
+
+
+def check(rnnconvert, model, module, x, directory):
+    """Max |ours - PyTorch| over output and h_n for one call on x."""
+    np.save(os.path.join(directory, "x.npy"), x.numpy())
+    out = os.path.join(directory, "out")
+    run([rnnconvert, "run", model, "--input", os.path.join(directory, "x.npy"), "--out", out])
+    with torch.inference_mode():
+        expected, state = module(x)
+    h = state[0] if isinstance(state, tuple) else state
+    diffs = [np.abs(np.load(os.path.join(out, "output.npy")) - expected.numpy()).max(),
+             np.abs(np.load(os.path.join(out, "h_n.npy")) - h.numpy()).max()]
+    return float(max(diffs))
+
+
+def machine():
+    model = platform.processor()
+    try:
+        for line in run(["lscpu"]).stdout.splitlines():
+            if line.startswith("Model name"):
+                model = line.split(":", 1)[1].strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    try:
+        commit = run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]).stdout.strip()
+        if run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"]).stdout.strip():
+            commit += " (modified)"
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    return model, commit
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rnnconvert", default=os.path.join(ROOT, ".build", "release", "rnnconvert"))
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="shorter timing (noisier)")
+    parser.add_argument("--only", nargs="*", help="substrings of configuration names to run")
+    parser.add_argument("--dtypes", nargs="*", default=["float32", "int8"])
+    parser.add_argument("--modes", nargs="*", default=["whole", "streaming"])
+    parser.add_argument("--no-check", action="store_true", help="skip the output comparison")
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+
+    if not os.path.exists(args.rnnconvert):
+        sys.exit(f"error: {args.rnnconvert} not found; run `swift build -c release` first")
+    torch.set_num_threads(args.threads)
+    torch.backends.quantized.engine = "x86" if "x86" in torch.backends.quantized.supported_engines else "fbgemm"
+    min_runs, min_time = (5, 0.3) if args.quick else (15, 1.0)
+
+    cpu, commit = machine()
+    print(f"date {datetime.datetime.now().isoformat(timespec='seconds')}, machine {cpu}, commit {commit}, "
+          f"threads {args.threads}, torch {torch.__version__} (quantized engine {torch.backends.quantized.engine}), "
+          f"load average {os.getloadavg()[0]:.2f}")
+    rows = []
+    work = tempfile.mkdtemp(prefix="rnnkit-bench-")
+    try:
+        for index, (name, kind, inp, hidden, layers, bidirectional, steps, batch) in enumerate(CONFIGS):
+            if args.only and not any(s in name for s in args.only):
+                continue
+            module = build_module(kind, inp, hidden, layers, bidirectional, seed=1000 + index)
+            torch.manual_seed(2000 + index)
+            x = torch.rand(steps, batch, inp) * 2 - 1
+            for dtype in args.dtypes:
+                directory = os.path.join(work, f"{index}-{dtype}")
+                os.makedirs(directory)
+                model = export(module, directory, args.rnnconvert, int8=dtype == "int8")
+                if model is None:
+                    print(f"{name} {dtype}: skipped (rnnconvert has no quantize command)")
+                    continue
+                reference = module if dtype == "float32" else quantize_dynamic(module)
+                difference = None if args.no_check else check(args.rnnconvert, model, reference, x, directory)
+                for mode in args.modes:
+                    streaming = mode == "streaming"
+                    if streaming and bidirectional:
+                        continue
+                    theirs = time_torch(torch_runner(reference, x, streaming), steps, min_runs, min_time)
+                    ours = time_ours(args.rnnconvert, model, steps, batch, args.threads, streaming, min_runs, min_time)
+                    row = dict(config=name, dtype=dtype, mode=mode, threads=args.threads,
+                               torch_us=theirs[0], torch_us_min=theirs[1], rnnkit_us=ours[0], rnnkit_us_min=ours[1],
+                               speedup=theirs[0] / ours[0], max_abs_diff=difference)
+                    rows.append(row)
+                    print(f"  {name:24} {dtype:7} {mode:9} torch {theirs[0]:9.2f}  rnnkit {ours[0]:9.2f}  "
+                          f"x{row['speedup']:.2f}", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    print()
+    print("| configuration | dtype | mode | PyTorch us/step | RNNKit us/step | speedup | max abs diff |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    for r in rows:
+        diff = "-" if r["max_abs_diff"] is None else f"{r['max_abs_diff']:.1e}"
+        print(f"| {r['config']} | {r['dtype']} | {r['mode']} | {r['torch_us']:.2f} | {r['rnnkit_us']:.2f} "
+              f"| {r['speedup']:.2f}x | {diff} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(machine=cpu, commit=commit, threads=args.threads, torch=torch.__version__, rows=rows), f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
