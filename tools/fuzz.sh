@@ -8,7 +8,7 @@
 # Seeds come from fixtures/ (copied to fuzz-corpus/seeds/TARGET); what the fuzzer finds grows
 # fuzz-corpus/TARGET across runs; crashing inputs land in fuzz-corpus/artifacts/TARGET. The
 # harnesses live in their own package (Fuzz/Package.swift) so the root package stays free of
-# sanitizer flags; the build uses its own scratch path, .build-fuzz. Exit status is non-zero
+# sanitizer flags; the build uses its own scratch path, .build-fuzz (or $FUZZ_SCRATCH). Exit status is non-zero
 # when any run found a crash, a leak, a timeout or an out-of-memory input.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,11 +50,12 @@ for p in sorted(pathlib.Path("fixtures").rglob("*.pt")):
 
 build() {
   # -enable-testing lets the pickle harness reach the unpickler (internal API).
-  swift build -c release --package-path Fuzz --scratch-path .build-fuzz --product "$(product "$1")" \
+  swift build -c release --package-path Fuzz --scratch-path "$scratch" --product "$(product "$1")" \
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld -Xswiftc -enable-testing >&2
 }
 
-binary() { echo ".build-fuzz/release/$(product "$1")"; }
+scratch=${FUZZ_SCRATCH:-.build-fuzz}
+binary() { echo "$scratch/release/$(product "$1")"; }
 
 export SWIFT_BACKTRACE=enable=no   # let ASan and libFuzzer report, not Swift's interactive backtracer
 # libhdf5 1.10 leaks a few dozen bytes on some error paths for malformed files (H5O_protect,
