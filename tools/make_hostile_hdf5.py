@@ -422,6 +422,11 @@ def main():
         data[address + size - 1] = ord("x")
     damage_local_heap(case("local_heap_no_nul.h5", "/rnn: local heap at byte 1640: its 88 bytes do not end in a NUL byte", "local heap data not ending in NUL (strdup past the heap)"), no_nul)
 
+    # --- superblock version 2 with old-style groups (paged file space) ----------------------
+    canonical(case("paged_file_space.h5", None, "paged file space: superblock 2, old-style groups", "reference.h5"),
+              fs_strategy="page", fs_persist=True)
+
+
     with open(os.path.join(ROOT, "index.json"), "w") as out:
         json.dump(entries, out, indent=1)
         out.write("\n")

@@ -49,6 +49,17 @@ extension HDF5StructureCheck {
         }
     }
 
+    /// Checks the superblock extension's header (libhdf5 reads it while opening the file) and
+    /// takes old-style groups' K values from its B-tree K message, when it has one.
+    mutating func checkSuperblockExtension(address: UInt64) throws {
+        for message in try messages(ofHeaderAt: address, object: "superblock extension") where message.type == 0x0013 {
+            // Version, indexed storage internal K (2), group internal K (2), group leaf K (2).
+            guard message.data.count >= 7 else { throw malformed("superblock extension", "B-tree K message of \(message.data.count) bytes") }
+            groupInternalK = Int(Self.integer(message.data[3..<5]))
+            groupLeafK = Int(Self.integer(message.data[5..<7]))
+        }
+    }
+
     private func messages(ofHeaderAt address: UInt64, object: String) throws -> [Message] {
         func fail(_ message: String) -> RNNFormatError {
             malformed(object, "object header at address \(address): \(message)")
@@ -306,11 +317,7 @@ extension HDF5StructureCheck {
         let heapAddress = Self.integer(data[o..<(2 * o)])
         guard let heap = absolute(heapAddress) else { throw fail("local heap address \(heapAddress) overflows") }
         let heapSize = try checkLocalHeap(at: heap, object: object)
-        let leafK = raw.groupLeafK, internalK = raw.groupInternalK
-        guard raw.version < 2 else {
-            throw RNNFormatError(.refused, file: path, object: object,
-                                 "old-style group (symbol table) in a file with a version \(raw.version) superblock refused")
-        }
+        let leafK = groupLeafK, internalK = groupInternalK
         guard leafK > 0, internalK > 0 else { throw fail("the superblock's group K values are zero") }
         let entrySize = 2 * o + 8 + 16
         let symbolNodeSize = 8 + 2 * leafK * entrySize

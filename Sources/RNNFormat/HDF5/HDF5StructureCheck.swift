@@ -24,6 +24,10 @@
 /// for signatures: tensor data may contain any bytes.
 struct HDF5StructureCheck {
     let raw: HDF5RawFile
+    /// Old-style groups' B-tree K values: from the superblock (versions 0, 1), or from the
+    /// superblock extension's K message or libhdf5's defaults (leaf 4, internal 16; versions 2, 3).
+    var groupLeafK = 0
+    var groupInternalK = 0
 
     /// Checks the root group's object header, which libhdf5 loads while opening the file, and
     /// what it points to.
@@ -32,6 +36,20 @@ struct HDF5StructureCheck {
     init(raw: HDF5RawFile) throws {
         self.raw = raw
         guard [2, 4, 8].contains(raw.offsetSize), [2, 4, 8].contains(raw.lengthSize) else { return }
+        (groupLeafK, groupInternalK) = (raw.groupLeafK, raw.groupInternalK)
+        if raw.version >= 2 {
+            (groupLeafK, groupInternalK) = (4, 16)
+            // Only a superblock whose checksum holds: libhdf5 refuses the others itself.
+            let length = 12 + 4 * offsetSize
+            if let superblock = bytes(at: UInt64(raw.start), count: length + 4),
+               HDF5Checksum.lookup3(superblock[0..<length]) == UInt32(Self.integer(superblock[length...])) {
+                let extensionAddress = Self.integer(superblock[(12 + offsetSize)..<(12 + 2 * offsetSize)])
+                let undefined = offsetSize == 8 ? UInt64.max : (UInt64(1) << UInt64(8 * offsetSize)) - 1
+                if extensionAddress != undefined {
+                    try checkSuperblockExtension(address: extensionAddress)
+                }
+            }
+        }
         if let root = rootAddress() {
             try checkObjectHeader(address: root, object: "/")
         }
