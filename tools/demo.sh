@@ -35,4 +35,12 @@ step "the same model straight from the torch.save training checkpoint (no Python
 "$bin" run "$case/train.pt" --module model.encoder --input "$case/batched.input.npy" --out "$out/pt"
 "$bin" compare "$case/batched.output.npy" "$out/pt/output.npy" --max-abs 1e-5
 
-printf '\nall outputs match PyTorch within 1e-5\n'
+qcase=fixtures/quant/qgru_bi_2l   # the float GRU PyTorch's quantize_dynamic turned into int8
+
+step "quantize a float GRU to dynamic int8 with PyTorch's rules, run it, compare with PyTorch's quantized GRU"
+"$bin" quantize "$qcase/dump.h5" -o "$out/qgru.h5"
+"$bin" inspect "$out/qgru.h5"
+"$bin" run "$out/qgru.h5" --input "$qcase/packed.input.npy" --lengths "$qcase/packed.lengths.npy" --out "$out/q"
+"$bin" compare "$qcase/packed.output.npy" "$out/q/output.npy" --max-abs 1e-4
+
+printf '\nall outputs match PyTorch (float within 1e-5, int8 within 1e-4)\n'

@@ -272,6 +272,136 @@ def main():
         at = data.index((3).to_bytes(4, "little") + heap.to_bytes(8, "little"))
         out.seek(at + 4 + 8 + 2)  # object index, third byte
         out.write(b"\x7f")
+    # --- added by the hardening pass (issue 6): values, ranks, types, contradictions ---------
+    def with_value(name, index, value, dtype=np.float32):
+        t = GRU[name].astype(dtype)
+        t.flat[index] = value
+        return {**GRU, name: t}
+    canonical(case("inf_weight.h5", "/rnn/weight_ih_l0: expected finite values, found inf at flat index 4", "+inf in a weight"),
+              tensors=with_value("weight_ih_l0", 4, np.inf))
+    canonical(case("neg_inf_bias.h5", "/rnn/bias_hh_l0: expected finite values, found -inf at flat index 0", "-inf in a bias"),
+              tensors=with_value("bias_hh_l0", 0, -np.inf))
+    canonical(case("nan_bias.h5", "/rnn/bias_ih_l0: expected finite values, found nan at flat index 5", "NaN in a bias"),
+              tensors=with_value("bias_ih_l0", 5, np.nan))
+    canonical(case("nan_float16.h5", "/rnn/weight_hh_l0: expected finite values, found nan at flat index 2", "NaN in a float16 weight"),
+              tensors={k: v.astype(np.float16) for k, v in with_value("weight_hh_l0", 2, np.nan).items()})
+    canonical(case("inf_float16.h5", "/rnn/weight_hh_l0: expected finite values, found inf at flat index 7", "inf in a float16 weight"),
+              tensors={k: v.astype(np.float16) for k, v in with_value("weight_hh_l0", 7, np.inf).items()})
+    canonical(case("float64_overflow.h5", "/rnn/weight_ih_l0: expected finite values, found inf at flat index 1",
+                   "a finite float64 too large for float32 becomes inf when narrowed"),
+              tensors={k: v.astype(np.float64) for k, v in with_value("weight_ih_l0", 1, 1e300, np.float64).items()})
+    bare(case("bare_nan.h5", "/rnn/weight_hh_l0: expected finite values, found nan at flat index 0", "NaN in a bare dump"),
+         tensors=with_value("weight_hh_l0", 0, np.nan))
+
+    def quantized_scale(value):
+        def mutate(f, g):
+            del g["weight_ih_l0"]
+            d = g.create_dataset("weight_ih_l0", data=np.ones((6, 3), np.int8))
+            d.attrs["scale"] = np.float32(value)
+            d.attrs["zero_point"] = np.int32(0)
+            d.attrs["quantization"] = "per_tensor"
+        return mutate
+    canonical(case("nan_scale.h5", "/rnn/weight_ih_l0: expected positive finite scales, found nan at index 0", "NaN quantization scale"),
+              mutate=quantized_scale(np.nan))
+    canonical(case("zero_scale.h5", "/rnn/weight_ih_l0: expected positive finite scales, found 0.0 at index 0", "zero quantization scale"),
+              mutate=quantized_scale(0.0))
+    canonical(case("negative_scale.h5", "/rnn/weight_ih_l0: expected positive finite scales, found -0.5 at index 0", "negative quantization scale"),
+              mutate=quantized_scale(-0.5))
+
+    canonical(case("rank1_weight.h5", "/rnn/weight_ih_l0: expected a matrix (rank 2), found shape [18]", "a weight flattened to a vector"),
+              tensors={**GRU, "weight_ih_l0": GRU["weight_ih_l0"].reshape(18)})
+    canonical(case("rank0_weight.h5", "/rnn/weight_hh_l0: expected a matrix (rank 2), found shape []", "a scalar where a weight belongs"),
+              tensors={**GRU, "weight_hh_l0": np.float32(0.5)})
+    canonical(case("rank2_bias.h5", "/rnn/bias_ih_l0: expected a vector (rank 1), found shape [6, 1]", "a bias stored as a column"),
+              tensors={**GRU, "bias_ih_l0": GRU["bias_ih_l0"].reshape(6, 1)})
+    canonical(case("zero_rows.h5", "/rnn/weight_ih_l0: expected shape [6, 3], found [0, 3]", "an empty weight"),
+              tensors={**GRU, "weight_ih_l0": np.zeros((0, 3), np.float32)})
+    canonical(case("transposed_weight.h5", "/rnn/weight_ih_l0: expected shape [6, 3], found [3, 6]", "a weight stored transposed (Keras layout)"),
+              tensors={**GRU, "weight_ih_l0": GRU["weight_ih_l0"].T.copy()})
+    bare(case("bare_rank1_weight.h5", "expected a matrix (rank 2), found shape [12]", "a flattened weight in a bare dump"),
+         tensors={**GRU, "weight_hh_l0": GRU["weight_hh_l0"].reshape(12)})
+
+    compound = np.zeros((6, 3), dtype=[("re", "<f4"), ("im", "<f4")])
+    canonical(case("compound_weight.h5", "/rnn/weight_ih_l0: expected a float or int8 tensor, found a dataset of type class compound", "complex numbers as a compound weight"),
+              tensors={**GRU, "weight_ih_l0": compound})
+    canonical(case("vlen_string_weight.h5", "/rnn/weight_ih_l0: expected a float or int8 tensor, found a dataset of type class string", "variable-length strings as a weight"),
+              tensors={**GRU, "weight_ih_l0": np.array(["w"] * 6, dtype=h5py.string_dtype())})
+    canonical(case("opaque_weight.h5", "/rnn/weight_ih_l0: expected a float or int8 tensor, found a dataset of type class opaque", "opaque bytes as a weight"),
+              tensors={**GRU, "weight_ih_l0": np.zeros((6, 3), dtype="V4")})
+    canonical(case("bool_weight.h5", "/rnn/weight_ih_l0: expected a float or int8 tensor, found a dataset of type class enum", "h5py bools as a weight"),
+              tensors={**GRU, "weight_ih_l0": np.ones((6, 3), dtype=bool)})
+    def array_type(f, g):
+        # numpy expands a subarray dtype in data into dimensions, so create the type explicitly.
+        del g["weight_ih_l0"]
+        g.create_dataset("weight_ih_l0", shape=(6,), dtype=np.dtype(("<f4", (3,))))
+    canonical(case("array_type_weight.h5", "/rnn/weight_ih_l0: expected a float or int8 tensor, found a dataset of type class array", "an HDF5 array type as a weight"),
+              mutate=array_type)
+    canonical(case("reference_dataset.h5", "/refs: expected a float or int8 tensor, found a dataset of type class reference", "object references"),
+              mutate=lambda f, g: f.create_dataset("refs", data=np.array([g.ref], dtype=h5py.ref_dtype)))
+    canonical(case("string_size_attr.h5", "attribute input_size: expected one integer, found string \"3\"", "a size written as a string"),
+              attrs={**GRU_ATTRS, "input_size": "3"})
+    canonical(case("float_size_attr.h5", "attribute hidden_size: expected one integer, found float 2.5", "a fractional size"),
+              attrs={**GRU_ATTRS, "hidden_size": 2.5})
+    canonical(case("array_size_attr.h5", "attribute num_layers: expected one integer, found 2 integers", "a size given as an array"),
+              attrs={**GRU_ATTRS, "num_layers": np.array([1, 1], np.int64)})
+    canonical(case("compound_attribute.h5", "attribute note: expected an integer, float, string or bool, found compound", "compound attribute"),
+              mutate=lambda f, g: g.attrs.create("note", np.zeros(1, dtype=[("a", "<i4")])))
+    canonical(case("module_attr_integer.h5", "attribute module: expected a string, found integer 1", "module kind given as a number"),
+              attrs={**GRU_ATTRS, "module": 1})
+
+    canonical(case("input_size_contradiction.h5", "/rnn: attribute input_size contradicts the tensor shapes: expected 3 (from the shapes), found 4",
+                   "input_size contradicting the weights"), attrs={**GRU_ATTRS, "input_size": 4})
+    canonical(case("num_layers_contradiction.h5", "/rnn/weight_ih_l1: missing", "num_layers 2 with the tensors of one layer"),
+              attrs={**GRU_ATTRS, "num_layers": 2})
+    canonical(case("bidirectional_without_reverse.h5", "/rnn/weight_ih_l0_reverse: missing", "bidirectional with no reverse tensors"),
+              attrs={**GRU_ATTRS, "bidirectional": np.int8(1)})
+    canonical(case("reverse_without_bidirectional.h5", "/rnn/bias_hh_l0_reverse: unexpected in a GRU", "reverse tensors in a unidirectional module"),
+              tensors={**GRU, **{k + "_reverse": v for k, v in GRU.items()}})
+    canonical(case("bias_false_with_biases.h5", "/rnn/bias_hh_l0: unexpected in a GRU", "bias 0 but bias tensors stored"),
+              attrs={**GRU_ATTRS, "bias": np.int8(0)})
+    canonical(case("bias_true_without_biases.h5", "/rnn/bias_ih_l0: missing", "bias 1 but no bias tensors"),
+              tensors={k: v for k, v in GRU.items() if not k.startswith("bias")})
+    canonical(case("proj_size_on_gru.h5", "proj_size", "proj_size on a GRU"), attrs={**GRU_ATTRS, "proj_size": 1})
+    canonical(case("nonlinearity_on_gru.h5", "nonlinearity", "nonlinearity on a GRU"), attrs={**GRU_ATTRS, "nonlinearity": "relu"})
+    canonical(case("lstm_named_gru_tensors.h5", "/rnn: attribute module contradicts the tensor shapes: expected GRU (from the shapes), found LSTM", "module LSTM over GRU-shaped tensors"),
+              attrs={**GRU_ATTRS, "module": "LSTM", "proj_size": 0})
+    canonical(case("dropout_negative.h5", "expected dropout between 0 and 1, found -0.5", "negative dropout"), attrs={**GRU_ATTRS, "dropout": -0.5})
+    canonical(case("dropout_nan.h5", "dropout", "NaN dropout"), attrs={**GRU_ATTRS, "dropout": np.nan})
+    canonical(case("huge_hidden.h5", "attribute hidden_size: expected an integer within 32 bits, found integer 4294967296", "hidden size beyond the cap"),
+              attrs={**GRU_ATTRS, "hidden_size": 1 << 32})
+
+    reverse = {k + "_reverse": v for k, v in GRU.items()}
+    bare(case("bare_reverse_only.h5", "reverse", "bare dump with a reverse direction but no forward one"), tensors=reverse)
+    canonical(case("reverse_only.h5", "/rnn/weight_ih_l0: missing", "bidirectional module holding only the reverse tensors"),
+              tensors=reverse, attrs={**GRU_ATTRS, "bidirectional": np.int8(1)})
+    bare(case("bare_layer1_only.h5", "layer", "bare dump with layer 1 but no layer 0"),
+         tensors={k.replace("_l0", "_l1"): v for k, v in GRU.items()})
+
+    # --- truncations, non-HDF5 content, container tricks ------------------------------------
+    with open(os.path.join(ROOT, "reference.h5"), "rb") as source:
+        whole = source.read()
+    for cut, why in [(4, "inside the signature"), (12, "inside the superblock"), (96, "right after the superblock"),
+                     (len(whole) // 2, "half the file"), (len(whole) - 1, "one byte short")]:
+        expect = "ends inside the HDF5 signature" if cut < 8 else "truncated"
+        with open(case(f"truncated_{cut}.h5", expect, f"reference.h5 cut to {cut} bytes: {why}"), "wb") as out:
+            out.write(whole[:cut])
+    with open(case("signature_only.h5", "truncated", "the 8-byte signature and nothing else"), "wb") as out:
+        out.write(whole[:8])
+    with open(case("signature_then_garbage.h5", "H5Fopen failed", "the signature followed by seeded random bytes"), "wb") as out:
+        out.write(whole[:8] + np.random.default_rng(7).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    with open(case("zeros.h5", "not an HDF5 file (expected signature 89 48 44 46 0d 0a 1a 0a, found 00 00 00 00 00 00 00 00)", "4 KiB of zero bytes"), "wb") as out:
+        out.write(bytes(4096))
+    with open(case("png.h5", "not an HDF5 file", "a PNG image renamed"), "wb") as out:
+        out.write(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    with open(case("gzip.h5", "not an HDF5 file", "a gzip stream"), "wb") as out:
+        out.write(b"\x1f\x8b\x08\x00" + bytes(32))
+    with open(case("utf16_text.h5", "not an HDF5 file", "UTF-16 text"), "w", encoding="utf-16") as out:
+        out.write("weight_ih_l0 = [1, 2, 3]\n")
+    canonical(case("userblock_512.h5", None, "a 512-byte user block before the superblock", "reference.h5"), userblock_size=512)
+    with open(case("userblock_garbage.h5", "not an HDF5 file", "random bytes where a user block would be, no signature at 512"), "wb") as out:
+        out.write(np.random.default_rng(8).integers(0, 256, 2048, dtype=np.uint8).tobytes())
+    canonical(case("earliest_format.h5", None, "libver earliest (old-style groups, local heaps) loads", "reference.h5"), libver="earliest")
+    canonical(case("latest_format.h5", None, "libver latest (new-style groups) loads", "reference.h5"), libver="latest")
 
     with open(os.path.join(ROOT, "index.json"), "w") as out:
         json.dump(entries, out, indent=1)

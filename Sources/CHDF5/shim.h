@@ -77,4 +77,21 @@ static inline H5L_type_t chdf5_link_type(hid_t loc, const char *name) {
     return info.type;
 }
 
+// Where the hard link `name` in group `loc` points, without loading the target's object header:
+// the object address (1.10) or token (1.12+), in the same 16 bytes as chdf5_object_info_t's
+// identity. Returns a negative value on failure or when the link is not a hard link.
+static inline herr_t chdf5_link_target(hid_t loc, const char *name, unsigned char identity[16]) {
+    memset(identity, 0, 16);
+#if H5_VERSION_GE(1, 12, 0)
+    H5L_info2_t info;
+    if (H5Lget_info2(loc, name, &info, H5P_DEFAULT) < 0 || info.type != H5L_TYPE_HARD) return -1;
+    memcpy(identity, &info.u.token, sizeof(info.u.token) < 16 ? sizeof(info.u.token) : 16);
+#else
+    H5L_info_t info;
+    if (H5Lget_info(loc, name, &info, H5P_DEFAULT) < 0 || info.type != H5L_TYPE_HARD) return -1;
+    memcpy(identity, &info.u.address, sizeof(info.u.address));
+#endif
+    return 0;
+}
+
 #endif

@@ -76,14 +76,14 @@ extension ModelFile {
             // CRC-32; reading stops at the first damaged one, so at most one mismatch is reported.
             do {
                 let model = try TorchCheckpoint.read(path: path, options: options, limits: CheckpointLimits(), checkEveryMember: true)
-                return VerificationReport(model: model, checked: (model.stateDictKeys + model.leftovers).sorted(), unchecked: [], mismatches: [])
+                return VerificationReport(model: model, checked: (model.stateDictKeys + model.leftovers).sorted(), unchecked: [], mismatches: [], checksum: "CRC-32")
             } catch let error as RNNFormatError where error.code == .checksumMismatch {
-                return VerificationReport(model: nil, checked: [], unchecked: [], mismatches: [error])
+                return VerificationReport(model: nil, checked: [], unchecked: [], mismatches: [error], checksum: "CRC-32")
             }
         case .safetensors:
             // safetensors stores no checksum.
             let model = try SafetensorsFile.read(path: path, options: options)
-            return VerificationReport(model: model, checked: [], unchecked: model.stateDictKeys, mismatches: [])
+            return VerificationReport(model: model, checked: [], unchecked: model.stateDictKeys, mismatches: [], checksum: "none")
         }
     }
 }
@@ -92,28 +92,31 @@ extension ModelFile {
 public struct VerificationReport: Sendable {
     /// The validated model; nil when checksums mismatched.
     public var model: ModelFile?
-    /// Tensors whose stored `sha256` matched.
+    /// Tensors whose stored checksum matched.
     public var checked: [String]
     /// Tensors without a stored checksum (bare dumps): readable, but not verifiable.
     public var unchecked: [String]
     /// One `.checksumMismatch` error per damaged tensor, naming it.
     public var mismatches: [RNNFormatError]
+    /// The checksum the file stores: `sha256` (RNNKit HDF5), `CRC-32` (torch.save zip members),
+    /// `none` (safetensors).
+    public var checksum: String = "sha256"
 
     public var isIntact: Bool { mismatches.isEmpty && model != nil }
 }
 
 /// The kind of source a file is, told by its first bytes (never by its name).
-enum SourceFormat {
+public enum SourceFormat: String, Sendable, Hashable, Codable {
     case hdf5
     /// `torch.save` output: a zip archive, or the legacy formats (refused with their own message).
-    case pytorch
+    case pytorch = "torch.save"
     case safetensors
 
     /// Reads the file's first bytes and names the format.
     ///
     /// - Throws: `.io` when the file cannot be read, `.truncated` for an empty file or a
     ///   cut-off signature, `.notRecognized` for other content.
-    static func detect(path: String) throws -> SourceFormat {
+    public static func detect(path: String) throws -> SourceFormat {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw RNNFormatError(.io, file: path, "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }

@@ -1,5 +1,7 @@
 /// What `rnnconvert inspect` shows about a model file: plain values, `Codable` for `--json`.
 public struct ModelSummary: Sendable, Hashable, Codable {
+    /// The container the modules were read from: "hdf5", "torch.save" or "safetensors".
+    public var source: SourceFormat
     /// "rnnkit" for files declaring the format, nil for bare dumps and checkpoints.
     public var format: String?
     public var formatVersion: String?
@@ -9,10 +11,11 @@ public struct ModelSummary: Sendable, Hashable, Codable {
     public var leftovers: [String]
 
     enum CodingKeys: String, CodingKey {
-        case format, formatVersion = "format_version", producer, user, modules, leftovers
+        case source, format, formatVersion = "format_version", producer, user, modules, leftovers
     }
 
-    public init(_ model: ModelFile) {
+    public init(_ model: ModelFile, source: SourceFormat) {
+        self.source = source
         format = model.metadata.formatVersion == nil ? nil : FileMetadata.formatName
         formatVersion = model.metadata.formatVersion?.description
         producer = model.metadata.producer

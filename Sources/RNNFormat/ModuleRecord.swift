@@ -112,3 +112,26 @@ public struct ModelFile: Sendable, Hashable {
         self.leftovers = leftovers
     }
 }
+
+extension ModelFile {
+    /// The module at the dotted state_dict `prefix` ("" for the root), or the only module
+    /// when `prefix` is nil.
+    ///
+    /// - Parameter file: the path the model was read from, for messages.
+    /// - Throws: `RNNFormatError(.moduleNotFound)` listing the modules the file holds.
+    public func module(at prefix: String?, file: String) throws -> ModuleRecord {
+        let available = modules.map { $0.path.isEmpty ? "\"\" (root)" : $0.path }.joined(separator: ", ")
+        guard let prefix else {
+            guard modules.count == 1 else {
+                throw RNNFormatError(.moduleNotFound, file: file,
+                                     modules.isEmpty ? "the file holds no module"
+                                         : "the file holds \(modules.count) modules (\(available)); choose one by its prefix")
+            }
+            return modules[0]
+        }
+        guard let record = modules.first(where: { $0.path == prefix }) else {
+            throw RNNFormatError(.moduleNotFound, file: file, "no module at prefix \"\(prefix)\"; the file holds \(available)")
+        }
+        return record
+    }
+}

@@ -35,6 +35,8 @@ extension ModuleConfig {
             guard numLayers == 1 else { throw fail("a \(kind.rawValue) has one layer, found num_layers \(numLayers)") }
             guard !bidirectional else { throw fail("a \(kind.rawValue) cannot be bidirectional") }
             guard !batchFirst else { throw fail("a \(kind.rawValue) has no batch_first option") }
+            // Kept only to be lost on writing, since cells are written without it.
+            guard dropout == 0 else { throw fail("a \(kind.rawValue) has no dropout, found dropout \(dropout)") }
         }
         if !kind.hasNonlinearity && nonlinearity != .tanh {
             throw fail("nonlinearity applies to RNN and RNNCell only, found \(nonlinearity.rawValue) on \(kind.rawValue)")

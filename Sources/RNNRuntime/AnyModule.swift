@@ -7,8 +7,7 @@ public struct AnyModule: RecurrentModule {
 
     /// Loads any kind of module from a record.
     ///
-    /// - Throws: `RNNFormatError` when the parameters do not fit the hyperparameters;
-    ///   `RNNRuntimeError.int8Unavailable` for int8 weights this build cannot run.
+    /// - Throws: `RNNFormatError` when the parameters do not fit the hyperparameters.
     public init(_ record: ModuleRecord) throws {
         core = try ModuleCore(record: record, kinds: nil)
     }

@@ -11,7 +11,7 @@ public struct GRUCell: RecurrentModule {
     /// Loads a GRUCell from a record.
     ///
     /// - Throws: `RNNFormatError` when the parameters do not fit the hyperparameters;
-    ///   `RNNRuntimeError` for another kind or int8 weights this build cannot run.
+    ///   `RNNRuntimeError` for a record of another kind.
     public init(_ record: ModuleRecord) throws {
         core = try ModuleCore(record: record, kinds: [.gruCell])
     }
@@ -49,7 +49,7 @@ public struct LSTMCell: RecurrentModule {
     /// Loads an LSTMCell from a record.
     ///
     /// - Throws: `RNNFormatError` when the parameters do not fit the hyperparameters;
-    ///   `RNNRuntimeError` for another kind or int8 weights this build cannot run.
+    ///   `RNNRuntimeError` for a record of another kind.
     public init(_ record: ModuleRecord) throws {
         core = try ModuleCore(record: record, kinds: [.lstmCell])
     }
@@ -88,7 +88,7 @@ public struct RNNCell: RecurrentModule {
     /// Loads an RNNCell from a record.
     ///
     /// - Throws: `RNNFormatError` when the parameters do not fit the hyperparameters;
-    ///   `RNNRuntimeError` for another kind or int8 weights this build cannot run.
+    ///   `RNNRuntimeError` for a record of another kind.
     public init(_ record: ModuleRecord) throws {
         core = try ModuleCore(record: record, kinds: [.rnnCell])
     }

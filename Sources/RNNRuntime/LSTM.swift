@@ -12,7 +12,7 @@ public struct LSTM: RecurrentModule {
     /// Loads an LSTM from a record.
     ///
     /// - Throws: `RNNFormatError` when the parameters do not fit the hyperparameters;
-    ///   `RNNRuntimeError` for another kind or int8 weights this build cannot run.
+    ///   `RNNRuntimeError` for a record of another kind.
     public init(_ record: ModuleRecord) throws {
         core = try ModuleCore(record: record, kinds: [.lstm])
     }

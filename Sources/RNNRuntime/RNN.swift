@@ -11,7 +11,7 @@ public struct RNN: RecurrentModule {
     /// Loads an RNN from a record.
     ///
     /// - Throws: `RNNFormatError` when the parameters do not fit the hyperparameters;
-    ///   `RNNRuntimeError` for another kind or int8 weights this build cannot run.
+    ///   `RNNRuntimeError` for a record of another kind.
     public init(_ record: ModuleRecord) throws {
         core = try ModuleCore(record: record, kinds: [.rnn])
     }

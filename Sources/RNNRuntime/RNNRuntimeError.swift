@@ -10,8 +10,6 @@ public enum RNNRuntimeError: Error, Sendable, Hashable, CustomStringConvertible 
     case shapeMismatch(module: String, argument: String, expected: String, actual: [Int])
     /// Sequence lengths outside 1...T.
     case invalidLengths(module: String, message: String)
-    /// The record holds int8 weights and this build has no int8 execution for them.
-    case int8Unavailable(module: String, parameter: String)
     /// A request the module cannot serve (streaming a bidirectional module, a module kind that
     /// the called type does not run, lengths for a cell).
     case unsupported(module: String, message: String)
@@ -22,8 +20,6 @@ public enum RNNRuntimeError: Error, Sendable, Hashable, CustomStringConvertible 
             "\(module): \(argument): expected shape \(expected), found \(ShapeText.tuple(actual))"
         case .invalidLengths(let module, let message):
             "\(module): lengths: \(message)"
-        case .int8Unavailable(let module, let parameter):
-            "\(module): \(parameter): int8 execution not available"
         case .unsupported(let module, let message):
             "\(module): \(message)"
         }

@@ -18,8 +18,7 @@ struct RecurrentWeights: Sendable {
 
     /// Validates `record` and prepares its products.
     ///
-    /// - Throws: `RNNFormatError` when the parameters do not match the hyperparameters;
-    ///   `RNNRuntimeError.int8Unavailable` for int8 weights this build cannot run.
+    /// - Throws: `RNNFormatError` when the parameters do not match the hyperparameters.
     init(record: ModuleRecord) throws {
         try record.validate(file: "module record", naming: .stateDict)
         let config = record.config
@@ -37,11 +36,7 @@ struct RecurrentWeights: Sendable {
                 func linear(_ weightRole: ParameterSpec.Role, _ biasRole: ParameterSpec.Role?) throws -> Linear? {
                     guard let weight = parameter(weightRole) else { return nil }
                     let bias = biasRole.flatMap { parameter($0) }?.value.floatValue
-                    do {
-                        return try Linear(weight: weight.value, bias: bias)
-                    } catch RNNRuntimeError.int8Unavailable {
-                        throw RNNRuntimeError.int8Unavailable(module: label, parameter: weight.name)
-                    }
+                    return try Linear(weight: weight.value, bias: bias)
                 }
                 // validate() guarantees weight_ih and weight_hh are present.
                 guard let input = try linear(.weightIH, .biasIH), let hidden = try linear(.weightHH, .biasHH) else {

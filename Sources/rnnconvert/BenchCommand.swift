@@ -73,7 +73,7 @@ struct BenchCommand: ParsableCommand {
             return
         }
         let file = try ModelFile.read(path: model)
-        let record = try RunCommand.select(module, in: file, path: model)
+        let record = try file.module(at: module, file: model)
         let runner = try AnyModule(record)
         let benchmark = Benchmark(Benchmark.Configuration(
             sequenceLength: seqLen, batchSize: batch, threads: threads, streaming: streaming,

@@ -19,7 +19,8 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         try ErrorReporting.run {
-            let summary = ModelSummary(try ModelFile.read(path: file, options: inference.options))
+            let model = try ModelFile.read(path: file, options: inference.options)
+            let summary = ModelSummary(model, source: try SourceFormat.detect(path: file))
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
@@ -35,14 +36,16 @@ struct InspectCommand: ParsableCommand {
         if let version = summary.formatVersion {
             printLine("format: \(summary.format ?? FileMetadata.formatName) \(version)" + (summary.producer.map { " (producer: \($0))" } ?? ""))
         } else {
-            printLine("format: none declared (bare dump; kinds and sizes inferred from tensor names and shapes)")
+            let container = summary.source == .hdf5 ? "bare HDF5 dump" : "\(summary.source.rawValue) file"
+            printLine("format: \(container), no RNNKit metadata (kinds and sizes inferred from tensor names and shapes)")
         }
         for (key, value) in summary.user.sorted(by: { $0.key < $1.key }) {
             printLine("user.\(key): \(value)")
         }
         printLine("modules: \(summary.modules.count)")
         for module in summary.modules {
-            printLine("  \(module.path.isEmpty ? "(root)" : module.path)  [HDF5 group \(module.group)]")
+            let place = summary.source == .hdf5 ? "HDF5 group \(module.group)" : "keys \(module.path.isEmpty ? "" : module.path + ".")*"
+            printLine("  \(module.path.isEmpty ? "(root)" : module.path)  [\(place)]")
             printLine("    kind: \(module.kind.rawValue)")
             printLine("    input_size: \(module.inputSize), hidden_size: \(module.hiddenSize), layers: \(module.numLayers), directions: \(module.directions), proj_size: \(module.projSize)")
             var options = "    batch_first: \(module.batchFirst), bias: \(module.bias), dropout: \(module.dropout)"

@@ -63,7 +63,8 @@ struct QuantizeCommand: ParsableCommand {
                 let ratio = 100 * Double(report.bytesAfter) / Double(max(report.bytesBefore, 1))
                 printLine("  \(report.path.isEmpty ? "(root)" : report.path): \(report.kind.rawValue), "
                     + "bytes \(report.bytesBefore) -> \(report.bytesAfter) (\(String(format: "%.1f", ratio))%), "
-                    + "max abs error \(report.maxAbsError), mean abs error \(report.meanAbsError) "
+                    + "max abs error \(String(format: "%.3e", report.maxAbsError)), "
+                    + "mean abs error \(String(format: "%.3e", report.meanAbsError)) "
                     + "(T=\(report.steps), B=1, seed \(report.seed))")
             }
             let untouched = result.model.modules.count - result.reports.count

@@ -45,7 +45,7 @@ struct RunCommand: ParsableCommand {
 
     private func execute() throws {
         let file = try ModelFile.read(path: model)
-        let record = try Self.select(module, in: file, path: model)
+        let record = try file.module(at: module, file: model)
         let runner = try AnyModule(record)
         let inputTensor = try NpyArray.readFloatTensor(path: input)
         let h0Tensor = try h0.map { try NpyArray.readFloatTensor(path: $0) }
@@ -66,23 +66,6 @@ struct RunCommand: ParsableCommand {
         if let c = result.c {
             try NpyArray(c).write(path: directory.appendingPathComponent("c_n.npy").path)
         }
-    }
-
-    /// The module at `prefix`, or the only module when `prefix` is nil.
-    static func select(_ prefix: String?, in file: ModelFile, path: String) throws -> ModuleRecord {
-        let available = file.modules.map { $0.path.isEmpty ? "\"\" (root)" : $0.path }.joined(separator: ", ")
-        guard let prefix else {
-            guard file.modules.count == 1 else {
-                throw RNNFormatError(.moduleNotFound, file: path,
-                                     file.modules.isEmpty ? "the file holds no module"
-                                         : "the file holds \(file.modules.count) modules (\(available)); choose one with --module")
-            }
-            return file.modules[0]
-        }
-        guard let record = file.modules.first(where: { $0.path == prefix }) else {
-            throw RNNFormatError(.moduleNotFound, file: path, "no module at prefix \"\(prefix)\"; the file holds \(available)")
-        }
-        return record
     }
 
     /// Integer lengths, shape (B,) or (V, B); the runtime checks them against the input.

@@ -23,13 +23,14 @@ struct VerifyCommand: ParsableCommand {
                 printLine("checksum mismatch in \(mismatch.object ?? "?")")
             }
             guard report.mismatches.isEmpty, let model = report.model else {
-                throw RNNFormatError(.checksumMismatch, file: file, "\(report.mismatches.count) tensor(s) do not match their sha256")
+                throw RNNFormatError(.checksumMismatch, file: file, "\(report.mismatches.count) tensor(s) do not match their \(report.checksum)")
             }
             if requireChecksums, let first = report.unchecked.first {
                 throw RNNFormatError(.checksumMismatch, file: file, object: first,
                                      "no sha256 attribute (\(report.unchecked.count) tensor(s) without checksum)")
             }
-            printLine("ok: \(file): \(model.modules.count) module(s) valid, \(report.checked.count) tensor(s) match their sha256, \(report.unchecked.count) without checksum")
+            let matched = report.checksum == "none" ? "" : "\(report.checked.count) tensor(s) match their \(report.checksum), "
+            printLine("ok: \(file): \(model.modules.count) module(s) valid, \(matched)\(report.unchecked.count) without checksum")
         }
     }
 }

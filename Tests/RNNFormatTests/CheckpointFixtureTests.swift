@@ -162,9 +162,9 @@ struct CheckpointFixtureTests {
         let fixture = try #require(Self.floatCases.first { $0.name == "gru_bi_2l" })
         let report = try ModelFile.verify(path: try #require(fixture.file("pt")))
         #expect(report.isIntact)
-        #expect(report.checked.count == 16 + fixture.extraKeys.count)
+        #expect(report.checked.count == 16 + fixture.extraKeys.count && report.checksum == "CRC-32")
         let safetensors = try ModelFile.verify(path: try #require(fixture.file("safetensors")))
-        #expect(safetensors.isIntact && safetensors.checked.isEmpty && safetensors.unchecked.count == 16)
+        #expect(safetensors.isIntact && safetensors.checked.isEmpty && safetensors.unchecked.count == 16 && safetensors.checksum == "none")
 
         // Damage one byte of the first storage's data (the archive's data/0 member, the embedding:
         // a leftover, whose bytes importing never reads, but verifying does).

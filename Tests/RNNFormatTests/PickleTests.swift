@@ -172,6 +172,18 @@ struct PickleTests {
         #expect(ContinuousClock.now - started < .seconds(2))
     }
 
+    @Test("more containers than the limit are refused while unpickling")
+    func containerLimit() {
+        var limits = CheckpointLimits()
+        limits.pickle.maxContainers = 1000
+        let error = importError(archive { p in
+            for _ in 0..<1001 { p.emptyDict(); p.op(0x30) }  // EMPTY_DICT, POP
+            p.emptyDict()
+        }, limits: limits)
+        #expect(error?.code == .refused)
+        #expect(error?.message.contains("more than 1000 containers") == true)
+    }
+
     @Test("more containers than the visit budget are refused")
     func visitBudget() {
         var limits = CheckpointLimits()

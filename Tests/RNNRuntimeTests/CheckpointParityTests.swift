@@ -75,24 +75,12 @@ struct CheckpointParityTests {
     /// Max abs difference allowed against PyTorch's dynamically quantized modules.
     static let quantizedTolerance: Float = 1e-4
 
-    /// Whether this build runs int8 weights (the int8 kernels may be absent).
-    static let int8Available: Bool = {
-        let record = ModuleRecord(path: "", config: ModuleConfig(kind: .rnnCell, inputSize: 1, hiddenSize: 1), parameters: [
-            "weight_ih": .quantized(QuantizedTensor(shape: [1, 1], values: [1], scales: [0.1], zeroPoints: [0])),
-            "weight_hh": .quantized(QuantizedTensor(shape: [1, 1], values: [1], scales: [0.1], zeroPoints: [0])),
-            "bias_ih": .float(Tensor(shape: [1], scalars: [0]), stored: .float32),
-            "bias_hh": .float(Tensor(shape: [1], scalars: [0]), stored: .float32),
-        ])
-        return (try? AnyModule(record)) != nil
-    }()
-
     @Test("imported weights reproduce PyTorch's outputs", arguments: CheckpointCallRef.all)
     func matchesPyTorch(ref: CheckpointCallRef) throws {
         try check(ref, tolerance: Self.tolerance)
     }
 
-    @Test("int8 modules imported from qmodel.pt reproduce PyTorch's quantized outputs",
-          .enabled(if: int8Available, "this build has no int8 kernels"), arguments: CheckpointCallRef.quantized)
+    @Test("int8 modules imported from qmodel.pt reproduce PyTorch's quantized outputs", arguments: CheckpointCallRef.quantized)
     func quantizedMatchesPyTorch(ref: CheckpointCallRef) throws {
         try check(ref, tolerance: Self.quantizedTolerance)
     }

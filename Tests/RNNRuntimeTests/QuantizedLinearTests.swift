@@ -118,6 +118,16 @@ struct QuantizedActivationTests {
         #expect(ActivationQuantization(min: 0, max: 1e-6).scale == Float(Double(Float(6.1e-5))))
     }
 
+    @Test("ties round half to even before the zero point is added; results clamp to 0...255")
+    func tiesAndClamping() {
+        // scale 1 and zero point 1: 2.5 -> 2 -> 3 (rounding after adding 1 would give 4).
+        let p = ActivationQuantization(scale: 1, zeroPoint: 1)
+        let x: [Float] = [0.5, 1.5, 2.5, -0.5, -1.5, 126.5, 300, -7]
+        var q = [UInt8](repeating: 9, count: x.count)
+        x.withUnsafeBufferPointer { xb in q.withUnsafeMutableBufferPointer { p.quantize(xb, into: $0) } }
+        #expect(q == [1, 3, 3, 1, 0, 127, 255, 0])
+    }
+
     @Test("quantized activations round-trip within half a step (tolerance: 0.501 scale)")
     func roundTrip() {
         var rng = SplitMix64(seed: 3)

@@ -35,6 +35,19 @@ struct FormatCommandTests {
         }
     }
 
+    @Test("inspect names the container of checkpoints and safetensors files and their keys, not an HDF5 group")
+    func inspectCheckpoints() throws {
+        for (file, container) in [("model.pt", "torch.save"), ("model.safetensors", "safetensors")] {
+            let result = try CLI.run(["inspect", CLI.repositoryRoot + "/fixtures/float/gru_bi_2l/" + file])
+            #expect(result.status == 0)
+            #expect(result.stdout.contains("format: \(container) file, no RNNKit metadata"), "\(result.stdout)")
+            #expect(result.stdout.contains("  model.encoder  [keys model.encoder.*]\n"), "\(result.stdout)")
+            let json = try CLI.run(["inspect", "--json", CLI.repositoryRoot + "/fixtures/float/gru_bi_2l/" + file])
+            let summary = try JSONDecoder().decode(ModelSummary.self, from: Data(json.stdout.utf8))
+            #expect(summary.source.rawValue == container)
+        }
+    }
+
     @Test("inspect --json is one JSON object with the same facts")
     func inspectJSON() throws {
         let directory = try TemporaryDirectory()
@@ -55,7 +68,7 @@ struct FormatCommandTests {
         let result = try CLI.run(["inspect", "--json", path])
         #expect(result.status == 0)
         let summary = try JSONDecoder().decode(ModelSummary.self, from: Data(result.stdout.utf8))
-        #expect(summary == ModelSummary(try ModelFile.read(path: path)))
+        #expect(summary == ModelSummary(try ModelFile.read(path: path), source: .hdf5))
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let modules = try #require(json["modules"] as? [[String: Any]])
         #expect(modules.count == 1)

@@ -5,41 +5,7 @@ import Testing
 /// `rnnconvert run` end to end: the built binary on the PyTorch fixtures.
 @Suite("rnnconvert run")
 struct RunCommandTests {
-    static let repository = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let fixtures = repository.appendingPathComponent("fixtures")
-
-    /// The rnnconvert built next to this test bundle.
-    static var binary: URL {
-        var directory = Bundle.main.bundleURL
-        if directory.pathExtension == "xctest" { directory.deleteLastPathComponent() }
-        return directory.appendingPathComponent("rnnconvert")
-    }
-
-    struct Run {
-        var status: Int32
-        var stderr: String
-    }
-
-    static func run(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        let errorPipe = Pipe()
-        process.standardError = errorPipe
-        process.standardOutput = Pipe()
-        try process.run()
-        let errorData = errorPipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stderr: String(decoding: errorData, as: UTF8.self))
-    }
-
-    /// A fresh directory owned by one test.
-    static func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("rnnconvert-run-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
+    static let fixtures = URL(fileURLWithPath: CLI.repositoryRoot).appendingPathComponent("fixtures")
 
     struct Call: Sendable, CustomTestStringConvertible {
         var caseName: String
@@ -88,15 +54,15 @@ struct RunCommandTests {
         let caseFile = try JSONDecoder().decode(CaseFile.self, from: Data(contentsOf: caseDirectory.appendingPathComponent("case.json")))
         let files = try #require(caseFile.files(module: call.module, call: call.call))
         func fixture(_ field: String) -> String? { files[field].map { caseDirectory.appendingPathComponent($0).path } }
-        let out = try Self.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: out) }
+        let scratch = try TemporaryDirectory()
+        let out = URL(fileURLWithPath: scratch.path)
 
-        var arguments = ["run", caseDirectory.appendingPathComponent("attrs.h5").path, "--input", fixture("input")!, "--out", out.path]
+        var arguments = ["run", caseDirectory.appendingPathComponent("attrs.h5").path, "--input", try #require(fixture("input")), "--out", out.path]
         if let module = call.module { arguments += ["--module", module] }
         for option in ["h0", "c0", "lengths"] {
             if let path = fixture(option) { arguments += ["--\(option)", path] }
         }
-        let result = try Self.run(arguments)
+        let result = try CLI.run(arguments)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.isEmpty)
 
@@ -131,7 +97,7 @@ struct RunCommandTests {
     static let failures: [Failure] = [
         Failure(name: "several modules, no --module", arguments: { f, o in
             ["run", f.appendingPathComponent("two_modules/attrs.h5").path, "--input", f.appendingPathComponent("two_modules/encoder.batched.input.npy").path, "--out", o.path]
-        }, mentions: "choose one with --module"),
+        }, mentions: "choose one by its prefix"),
         Failure(name: "unknown module", arguments: { f, o in
             ["run", f.appendingPathComponent("two_modules/attrs.h5").path, "--module", "nope", "--input", f.appendingPathComponent("two_modules/encoder.batched.input.npy").path, "--out", o.path]
         }, mentions: "no module at prefix \"nope\""),
@@ -157,9 +123,9 @@ struct RunCommandTests {
 
     @Test(arguments: failures)
     func failsWithOneErrorLine(failure: Failure) throws {
-        let out = try Self.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: out) }
-        let result = try Self.run(failure.arguments(Self.fixtures.appendingPathComponent("float"), out))
+        let scratch = try TemporaryDirectory()
+        let out = URL(fileURLWithPath: scratch.path)
+        let result = try CLI.run(failure.arguments(Self.fixtures.appendingPathComponent("float"), out))
         #expect(result.status != 0)
         let lines = result.stderr.split(separator: "\n")
         #expect(lines.count == 1, "\(result.stderr)")

@@ -82,8 +82,9 @@ enum PickleValue: Sendable, Hashable {
     case dict(Int)
     case scriptObject(Int)
     case global(PickleGlobal)
-    case storage(TorchStorageRef)
-    case tensor(TorchTensorRef)
+    // Boxed so that every value stays small: memory stays a small multiple of the pickle's size.
+    indirect case storage(TorchStorageRef)
+    indirect case tensor(TorchTensorRef)
 
     /// The dotted name of an allow-listed global, for messages.
     var globalName: String? {

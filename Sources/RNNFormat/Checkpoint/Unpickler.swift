@@ -10,19 +10,23 @@ public struct PickleLimits: Sendable, Hashable {
     public var maxMarks: Int
     /// Most memo entries.
     public var maxMemo: Int
+    /// Most containers (tuples, lists, dicts, objects) built in all.
+    public var maxContainers: Int
     /// Deepest container nesting that readers of the result will follow.
     public var maxNesting: Int
     /// Most container visits while searching the result: each list and dict is visited once,
     /// but tuples are values and a shared tuple is visited once per reference.
     public var maxVisits: Int
 
-    public init(maxPickleBytes: Int = 256 << 20, maxStringBytes: Int = 16 << 20, maxStackDepth: Int = 1 << 20,
-                maxMarks: Int = 1024, maxMemo: Int = 1 << 22, maxNesting: Int = 100, maxVisits: Int = 1 << 20) {
+    public init(maxPickleBytes: Int = 32 << 20, maxStringBytes: Int = 16 << 20, maxStackDepth: Int = 1 << 20,
+                maxMarks: Int = 1024, maxMemo: Int = 1 << 22, maxContainers: Int = 1 << 23, maxNesting: Int = 100,
+                maxVisits: Int = 1 << 23) {
         self.maxPickleBytes = maxPickleBytes
         self.maxStringBytes = maxStringBytes
         self.maxStackDepth = maxStackDepth
         self.maxMarks = maxMarks
         self.maxMemo = maxMemo
+        self.maxContainers = maxContainers
         self.maxNesting = maxNesting
         self.maxVisits = maxVisits
     }
@@ -36,7 +40,7 @@ public struct PickleLimits: Sendable, Hashable {
 /// (`INST`, `OBJ`, `EXT*`, `NEXT_BUFFER`, ...), are refused by name. Persistent ids must be
 /// PyTorch storage references; tensors are described (storage, offset, size, stride) and their
 /// views validated against the storage's declared size, without reading any data.
-struct Unpickler {
+final class Unpickler {
     let bytes: [UInt8]
     /// The file as the user named it and the pickle's member name, for messages.
     let file: String
@@ -46,13 +50,15 @@ struct Unpickler {
     /// storages are not read).
     var opaquePersistentIDs = false
 
-    private(set) var position = 0
-    private var stack: [PickleValue] = []
-    private var marks: [Int] = []
-    private var memo: [Int: PickleValue] = [:]
-    private var graph = PickleGraph()
-    private var storages: [String: TorchStorageRef] = [:]
-    private var opcodeStart = 0
+    // The machine's state is only touched from `run`, one access at a time; dynamic exclusivity
+    // checks on every opcode would cost more than the opcode itself.
+    @exclusivity(unchecked) private(set) var position = 0
+    @exclusivity(unchecked) private var stack: [PickleValue] = []
+    @exclusivity(unchecked) private var marks: [Int] = []
+    @exclusivity(unchecked) private var memo: [Int: PickleValue] = [:]
+    @exclusivity(unchecked) private var graph = PickleGraph()
+    @exclusivity(unchecked) private var storages: [String: TorchStorageRef] = [:]
+    @exclusivity(unchecked) private var opcodeStart = 0
 
     init(bytes: [UInt8], start: Int = 0, file: String, member: String, limits: PickleLimits = PickleLimits()) {
         self.bytes = bytes
@@ -71,8 +77,7 @@ struct Unpickler {
             throw RNNFormatError(.refused, file: file, object: member,
                                  "pickle of \(bytes.count) bytes exceeds the limit of \(limits.maxPickleBytes)")
         }
-        var machine = Unpickler(bytes: bytes, file: file, member: member, limits: limits)
-        return try machine.run()
+        return try Unpickler(bytes: bytes, file: file, member: member, limits: limits).run()
     }
 
     /// Runs the first `count` pickles stored back to back in `bytes` (a legacy checkpoint's
@@ -80,7 +85,7 @@ struct Unpickler {
     static func scan(_ bytes: [UInt8], count: Int, file: String, limits: PickleLimits = PickleLimits()) throws {
         var start = 0
         for n in 0..<count {
-            var machine = Unpickler(bytes: bytes, start: start, file: file, member: "pickle \(n + 1)", limits: limits)
+            let machine = Unpickler(bytes: bytes, start: start, file: file, member: "pickle \(n + 1)", limits: limits)
             machine.opaquePersistentIDs = true
             _ = try machine.run()
             start = machine.position
@@ -105,24 +110,33 @@ struct Unpickler {
 
     // MARK: input
 
-    private mutating func take(_ n: Int) throws -> ArraySlice<UInt8> {
-        guard n >= 0, n <= bytes.count - position else {
-            throw RNNFormatError(.truncated, file: file, object: member,
-                                 "truncated pickle: it ends at byte \(bytes.count) inside an opcode or before STOP (\(n) more bytes needed at byte \(position))")
-        }
+    private func truncated(_ n: Int) -> RNNFormatError {
+        RNNFormatError(.truncated, file: file, object: member,
+                       "truncated pickle: it ends at byte \(bytes.count) inside an opcode or before STOP (\(n) more bytes needed at byte \(position))")
+    }
+
+    private func take(_ n: Int) throws -> ArraySlice<UInt8> {
+        guard n >= 0, n <= bytes.count - position else { throw truncated(n) }
         defer { position += n }
         return bytes[position..<(position + n)]
     }
 
-    private mutating func byte() throws -> UInt8 { try take(1).first! }
+    private func byte() throws -> UInt8 {
+        guard position < bytes.count else { throw truncated(1) }
+        defer { position += 1 }
+        return bytes[position]
+    }
 
-    private mutating func unsigned(_ n: Int) throws -> UInt64 {
+    /// A little-endian unsigned integer of `n` (at most 8) bytes.
+    private func unsigned(_ n: Int) throws -> UInt64 {
+        guard n <= bytes.count - position else { throw truncated(n) }
         var v: UInt64 = 0
-        for (i, b) in try take(n).enumerated() { v |= UInt64(b) << (8 * UInt64(i)) }
+        for i in 0..<n { v |= UInt64(bytes[position + i]) << (8 * UInt64(i)) }
+        position += n
         return v
     }
 
-    private mutating func length(_ n: Int) throws -> Int {
+    private func length(_ n: Int) throws -> Int {
         let raw = try unsigned(n)
         guard raw <= UInt64(limits.maxStringBytes) else {
             throw RNNFormatError(.refused, file: file, object: member,
@@ -131,7 +145,7 @@ struct Unpickler {
         return Int(raw)
     }
 
-    private mutating func line() throws -> String {
+    private func line() throws -> String {
         guard let end = bytes[position...].prefix(1024).firstIndex(of: 0x0A) else {
             throw malformed("text argument without a newline within 1024 bytes")
         }
@@ -142,7 +156,11 @@ struct Unpickler {
     }
 
     private func utf8(_ slice: ArraySlice<UInt8>) throws -> String {
-        guard let s = String(validating: slice, as: UTF8.self) else {
+        if slice.isEmpty { return "" }
+        // String(decoding:) has a fast path and repairs invalid input with U+FFFD: when the
+        // result's bytes equal the input, the input was valid.
+        let s = slice.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) }
+        guard s.utf8.count == slice.count, s.utf8.elementsEqual(slice) else {
             throw malformed("string is not valid UTF-8")
         }
         return s
@@ -152,14 +170,14 @@ struct Unpickler {
 
     private var base: Int { marks.last ?? 0 }
 
-    private mutating func push(_ value: PickleValue) throws {
+    private func push(_ value: PickleValue) throws {
         guard stack.count < limits.maxStackDepth else {
             throw RNNFormatError(.refused, file: file, object: member, "pickle stack exceeds \(limits.maxStackDepth) values")
         }
         stack.append(value)
     }
 
-    private mutating func pop() throws -> PickleValue {
+    private func pop() throws -> PickleValue {
         guard stack.count > base else { throw malformed("stack underflow") }
         return stack.removeLast()
     }
@@ -169,14 +187,14 @@ struct Unpickler {
         return last
     }
 
-    private mutating func popMark() throws -> [PickleValue] {
+    private func popMark() throws -> [PickleValue] {
         guard let mark = marks.popLast() else { throw malformed("no MARK on the stack") }
         let items = Array(stack[mark...])
         stack.removeSubrange(mark...)
         return items
     }
 
-    private mutating func memoize(_ index: Int, _ value: PickleValue) throws {
+    private func memoize(_ index: Int, _ value: PickleValue) throws {
         guard index >= 0 else { throw malformed("negative memo index") }
         if memo[index] == nil && memo.count >= limits.maxMemo {
             throw RNNFormatError(.refused, file: file, object: member, "pickle memo exceeds \(limits.maxMemo) entries")
@@ -189,22 +207,34 @@ struct Unpickler {
         return v
     }
 
-    private mutating func newTuple(_ items: [PickleValue]) -> PickleValue {
+    @exclusivity(unchecked) private var containers = 0
+
+    private func countContainer() throws {
+        containers += 1
+        guard containers <= limits.maxContainers else {
+            throw RNNFormatError(.refused, file: file, object: member, "pickle builds more than \(limits.maxContainers) containers")
+        }
+    }
+
+    private func newTuple(_ items: [PickleValue]) throws -> PickleValue {
+        try countContainer()
         graph.tuples.append(items)
         return .tuple(graph.tuples.count - 1)
     }
 
-    private mutating func newList(_ items: [PickleValue]) -> PickleValue {
+    private func newList(_ items: [PickleValue]) throws -> PickleValue {
+        try countContainer()
         graph.lists.append(items)
         return .list(graph.lists.count - 1)
     }
 
-    private mutating func newDict(ordered: Bool) -> PickleValue {
+    private func newDict(ordered: Bool) throws -> PickleValue {
+        try countContainer()
         graph.dicts.append(PickleDict(ordered: ordered))
         return .dict(graph.dicts.count - 1)
     }
 
-    private mutating func setItems(_ target: PickleValue, _ items: ArraySlice<PickleValue>) throws {
+    private func setItems(_ target: PickleValue, _ items: ArraySlice<PickleValue>) throws {
         guard case .dict(let id) = target else { throw malformed("SETITEM(S) on a \(target.kindName), expected a dict") }
         guard items.count % 2 == 0 else { throw malformed("SETITEMS with an odd number of items") }
         var i = items.startIndex
@@ -214,14 +244,14 @@ struct Unpickler {
         }
     }
 
-    private mutating func appendItems(_ target: PickleValue, _ items: [PickleValue]) throws {
+    private func appendItems(_ target: PickleValue, _ items: [PickleValue]) throws {
         guard case .list(let id) = target else { throw malformed("APPEND(S) on a \(target.kindName), expected a list") }
         graph.lists[id].append(contentsOf: items)
     }
 
     // MARK: machine
 
-    private mutating func run() throws -> PickleGraph {
+    private func run() throws -> PickleGraph {
         while true {
             opcodeStart = position
             let op = try byte()
@@ -258,33 +288,34 @@ struct Unpickler {
             case 0x8D: try push(.string(try utf8(try take(try length(8)))))  // BINUNICODE8
             case 0x54, 0x55:                                                // BINSTRING, SHORT_BINSTRING
                 let raw = try take(try length(op == 0x54 ? 4 : 1))
-                try push(String(validating: raw, as: UTF8.self).map { .string($0) } ?? .bytes(Array(raw)))
+                try push((try? utf8(raw)).map { .string($0) } ?? .bytes(Array(raw)))
             case 0x42: try push(.bytes(Array(try take(try length(4)))))    // BINBYTES
             case 0x43: try push(.bytes(Array(try take(try length(1)))))    // SHORT_BINBYTES
             case 0x8E, 0x96: try push(.bytes(Array(try take(try length(8)))))  // BINBYTES8, BYTEARRAY8
             // Containers.
-            case 0x29: try push(newTuple([]))                               // EMPTY_TUPLE
-            case 0x85: try push(newTuple([try pop()]))                      // TUPLE1
+            case 0x29: try push(try newTuple([]))                               // EMPTY_TUPLE
+            case 0x85: try push(try newTuple([try pop()]))                      // TUPLE1
             case 0x86:                                                      // TUPLE2
                 let b = try pop(), a = try pop()
-                try push(newTuple([a, b]))
+                try push(try newTuple([a, b]))
             case 0x87:                                                      // TUPLE3
                 let c = try pop(), b = try pop(), a = try pop()
-                try push(newTuple([a, b, c]))
-            case 0x74: try push(newTuple(try popMark()))                    // TUPLE
-            case 0x5D: try push(newList([]))                                // EMPTY_LIST
-            case 0x6C: try push(newList(try popMark()))                     // LIST
-            case 0x7D: try push(newDict(ordered: false))                    // EMPTY_DICT
+                try push(try newTuple([a, b, c]))
+            case 0x74: try push(try newTuple(try popMark()))                    // TUPLE
+            case 0x5D: try push(try newList([]))                                // EMPTY_LIST
+            case 0x6C: try push(try newList(try popMark()))                     // LIST
+            case 0x7D: try push(try newDict(ordered: false))                    // EMPTY_DICT
             case 0x64:                                                      // DICT
                 let items = try popMark()
-                let d = newDict(ordered: false)
+                let d = try newDict(ordered: false)
                 try setItems(d, items[...])
                 try push(d)
-            case 0x8F: try push(newList([]))                                // EMPTY_SET (kept as a list)
-            case 0x91: try push(newTuple(try popMark()))                    // FROZENSET (kept as a tuple)
+            case 0x8F: try push(try newList([]))                                // EMPTY_SET (kept as a list)
+            case 0x91: try push(try newTuple(try popMark()))                    // FROZENSET (kept as a tuple)
             case 0x61:                                                      // APPEND
                 let v = try pop()
-                try appendItems(try top(), [v])
+                guard case .list(let id) = try top() else { throw malformed("APPEND on a \(try top().kindName), expected a list") }
+                graph.lists[id].append(v)
             case 0x65, 0x90:                                                // APPENDS, ADDITEMS
                 let items = try popMark()
                 try appendItems(try top(), items)
@@ -366,7 +397,7 @@ struct Unpickler {
     }
 
     /// LONG1/LONG4: little-endian two's complement of `n` bytes.
-    private mutating func long(_ n: Int) throws -> PickleValue {
+    private func long(_ n: Int) throws -> PickleValue {
         let raw = try take(n)
         if n == 0 { return .int(0) }
         if n > 8 {
@@ -425,14 +456,14 @@ struct Unpickler {
                                       quantization: quantization.map(TorchTensorRef.QuantizationBox.init)))
     }
 
-    private mutating func reduce(_ callable: PickleValue, _ args: PickleValue) throws -> PickleValue {
+    private func reduce(_ callable: PickleValue, _ args: PickleValue) throws -> PickleValue {
         guard case .global(let g) = callable else {
             throw malformed("REDUCE on a \(callable.kindName), expected an allow-listed function")
         }
         switch g {
         case .orderedDict:
             let a = try arguments(args, "OrderedDict", count: 0...1)
-            let d = newDict(ordered: true)
+            let d = try newDict(ordered: true)
             if let source = a.first {
                 guard let pairs = graph.sequence(source) else { throw malformed("OrderedDict(...) expects a list of pairs") }
                 for pair in pairs {
@@ -489,17 +520,18 @@ struct Unpickler {
     }
 
     /// NEWOBJ builds nothing but the empty `torch.ScriptObject` that quantized modules pickle.
-    private mutating func newObject(_ cls: PickleValue, _ args: PickleValue) throws -> PickleValue {
+    private func newObject(_ cls: PickleValue, _ args: PickleValue) throws -> PickleValue {
         guard case .global(.scriptObject) = cls else {
             throw RNNFormatError(.refusedPickle, file: file,
                                  "refusing NEWOBJ of \(cls.globalName ?? "a " + cls.kindName) (\(member) byte \(opcodeStart)); only torch.ScriptObject is constructed that way")
         }
         guard case .tuple(let id) = args, graph.tuples[id].isEmpty else { throw malformed("NEWOBJ of torch.ScriptObject with arguments") }
+        try countContainer()
         graph.scriptObjects.append(nil)
         return .scriptObject(graph.scriptObjects.count - 1)
     }
 
-    private mutating func build(_ target: PickleValue, _ state: PickleValue) throws {
+    private func build(_ target: PickleValue, _ state: PickleValue) throws {
         switch target {
         case .scriptObject(let id):
             guard graph.scriptObjects[id] == nil else { throw malformed("BUILD on a torch.ScriptObject that already has a state") }
@@ -516,7 +548,7 @@ struct Unpickler {
     }
 
     /// `torch.save`'s persistent ids: ('storage', <Type>Storage, key, location, numel).
-    private mutating func persistentLoad(_ pid: PickleValue) throws -> PickleValue {
+    private func persistentLoad(_ pid: PickleValue) throws -> PickleValue {
         if opaquePersistentIDs {
             // Legacy ids ('storage', <Type>Storage, key, location, numel, view): a storage of
             // unbounded size stands in, so that tensors still rebuild and scanning continues.

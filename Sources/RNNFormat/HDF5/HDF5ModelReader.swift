@@ -25,9 +25,11 @@ enum HDF5ModelReader {
     /// - Throws: `RNNFormatError` naming the file, the object and expected versus found.
     static func read(path: String, options: InferenceOptions, checksums: ChecksumMode) throws -> Result {
         try HDF5RawFile.withFile(path: path) { raw in
-            try HDF5Library.withSession(file: path) { session in
+            // Before libhdf5 opens the file: heaps and the root header (HDF5StructureCheck).
+            let structure = try HDF5StructureCheck(raw: raw)
+            return try HDF5Library.withSession(file: path) { session in
                 try session.withFileForReading(path) { fileID in
-                    let catalog = try session.walkProfile(fileID)
+                    let catalog = try session.walkProfile(fileID, structure: structure)
                     // Before libhdf5 reads any variable-length string from the global heap.
                     try raw.checkGlobalHeaps(skipping: catalog.datasets.compactMap(\.dataRange))
                     var reader = CatalogReader(session: session, fileID: fileID, catalog: catalog, options: options, mode: checksums)

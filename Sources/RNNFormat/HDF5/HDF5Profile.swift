@@ -91,10 +91,10 @@ extension HDF5Session {
     /// Reads metadata only.
     ///
     /// - Throws: `RNNFormatError` with `.refused` or `.unsupportedType` naming the object.
-    func walkProfile(_ fileID: hid_t) throws -> HDF5Catalog {
+    func walkProfile(_ fileID: hid_t, structure: HDF5StructureCheck?) throws -> HDF5Catalog {
         var size: hsize_t = 0
         try status("H5Fget_filesize") { H5Fget_filesize(fileID, &size) }
-        var walk = ProfileWalk(session: self, fileSize: Int(clamping: size))
+        var walk = ProfileWalk(session: self, fileSize: Int(clamping: size), structure: structure)
         var root = chdf5_object_info_t()
         try status("H5Oget_info", object: "/") { chdf5_object_info(fileID, "/", &root) }
         walk.visited[identity(root)] = "/"
@@ -110,13 +110,17 @@ extension HDF5Session {
 private struct ProfileWalk {
     let session: HDF5Session
     let fileSize: Int
+    /// Checks each object header before libhdf5 decodes it (nil when the file has no
+    /// superblock the check can read; libhdf5 then refuses the file itself).
+    let structure: HDF5StructureCheck?
     var catalog = HDF5Catalog()
     var visited: [[UInt8]: String] = [:]
     var objects = 0
 
-    init(session: HDF5Session, fileSize: Int) {
+    init(session: HDF5Session, fileSize: Int, structure: HDF5StructureCheck?) {
         self.session = session
         self.fileSize = fileSize
+        self.structure = structure
     }
 
     func refuse(_ object: String, _ message: String) -> RNNFormatError {
@@ -152,6 +156,10 @@ private struct ProfileWalk {
             default:
                 throw refuse(child, "user-defined link refused (the profile allows hard links only)")
             }
+            // The target's header is checked before libhdf5 loads it for H5Oget_info.
+            var target = [UInt8](repeating: 0, count: 16)
+            try session.status("H5Lget_info", object: child) { chdf5_link_target(group, name, &target) }
+            try structure?.checkObjectHeader(address: HDF5StructureCheck.integer(target.prefix(8)), object: child)
             var info = chdf5_object_info_t()
             try session.status("H5Oget_info_by_name", object: child) { chdf5_object_info(group, name, &info) }
             let id = session.identity(info)

@@ -22,6 +22,10 @@ struct HDF5RawFile {
     private(set) var start = 0
     private(set) var offsetSize = 8
     private(set) var lengthSize = 8
+    /// The superblock's version, and (versions 0 and 1) old-style groups' B-tree K values.
+    private(set) var version: UInt8 = 0
+    private(set) var groupLeafK = 0
+    private(set) var groupInternalK = 0
     private let fd: Int32
 
     private init(path: String, fd: Int32, size: Int) {
@@ -63,13 +67,17 @@ struct HDF5RawFile {
         }
         let head = bytes(at: start, count: 64)
         guard head.count > 10 else { throw truncated("it ends inside the HDF5 superblock (\(size) bytes)") }
-        let version = head[8]
+        version = head[8]
         let eofAt: Int
         switch version {
         case 0, 1:
             guard head.count > 14 else { throw truncated("it ends inside the HDF5 superblock (\(size) bytes)") }
             offsetSize = Int(head[13])
             lengthSize = Int(head[14])
+            if head.count >= 20 {
+                groupLeafK = Int(head[16]) | Int(head[17]) << 8
+                groupInternalK = Int(head[18]) | Int(head[19]) << 8
+            }
             eofAt = (version == 0 ? 24 : 28) + 2 * offsetSize
         case 2, 3:
             offsetSize = Int(head[9])
@@ -84,8 +92,10 @@ struct HDF5RawFile {
         }
         let eof = Self.decode(head, at: eofAt, width: offsetSize)
         let undefined = offsetSize == 8 ? UInt64.max : (UInt64(1) << UInt64(offsetSize * 8)) - 1
-        if eof != undefined && eof > UInt64(size - start) {
-            throw truncated("the HDF5 superblock declares \(eof) bytes, the file holds \(size - start)")
+        // The end-of-file address counts from the start of the file, user block included
+        // (libhdf5 compares it with the whole file's size; userblock_512.h5 must load).
+        if eof != undefined && eof > UInt64(size) {
+            throw truncated("the HDF5 superblock declares \(eof) bytes, the file holds \(size)")
         }
     }
 
@@ -96,7 +106,7 @@ struct HDF5RawFile {
     }
 
     /// Offsets in the file where `pattern` occurs, outside the sorted ranges `skip`.
-    private func occurrences(of pattern: [UInt8], skipping skip: [Range<Int>]) -> [Int] {
+    func occurrences(of pattern: [UInt8], skipping skip: [Range<Int>]) -> [Int] {
         var found: [Int] = []
         let block = 1 << 20
         var position = 0
@@ -141,11 +151,7 @@ struct HDF5RawFile {
     /// - Parameter skip: byte ranges of contiguous dataset data, where references cannot be.
     /// - Throws: `.refused` naming the byte offset and what is wrong.
     func checkGlobalHeaps(skipping skip: [Range<Int>]) throws {
-        let magic: [UInt8] = [0x47, 0x43, 0x4F, 0x4C, 0x01, 0x00, 0x00, 0x00]  // "GCOL", version 1, reserved
-        var heaps: [Int: [UInt32: UInt64]] = [:]
-        for offset in occurrences(of: magic, skipping: []) where offset >= start {
-            heaps[offset] = try checkCollection(at: offset)
-        }
+        let heaps = try globalHeapCollections()
         let ranges = skip.sorted { $0.lowerBound < $1.lowerBound }
         for (offset, objects) in heaps.sorted(by: { $0.key < $1.key }) {
             let address = UInt64(offset - start)
@@ -164,6 +170,19 @@ struct HDF5RawFile {
                 }
             }
         }
+    }
+
+    /// Checks every global heap collection; returns each one's objects' sizes by index, by the
+    /// collection's byte offset in the file.
+    ///
+    /// - Throws: `.refused` naming the collection's byte offset and what is wrong.
+    func globalHeapCollections() throws -> [Int: [UInt32: UInt64]] {
+        let magic: [UInt8] = [0x47, 0x43, 0x4F, 0x4C, 0x01, 0x00, 0x00, 0x00]  // "GCOL", version 1, reserved
+        var heaps: [Int: [UInt32: UInt64]] = [:]
+        for offset in occurrences(of: magic, skipping: []) where offset >= start {
+            heaps[offset] = try checkCollection(at: offset)
+        }
+        return heaps
     }
 
     /// Checks one collection; returns its objects' sizes by index.

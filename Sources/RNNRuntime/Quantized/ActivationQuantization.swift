@@ -77,6 +77,11 @@ public struct ActivationQuantization: Sendable, Hashable {
 
     /// Writes `clamp(roundHalfEven(x * (1 / scale)) + zeroPoint, 0, 255)` for every element.
     ///
+    /// For finite input `|x * (1 / scale)|` is at most about 128 (the scale spans the whole
+    /// block), so rounding by adding 1.5·2²³ is exact round-half-even and the integer can be read
+    /// from the sum's bits: no libm call and no trapping conversion, so the loop vectorizes.
+    /// Non-finite input gives some value in 0...255.
+    ///
     /// - Parameters:
     ///   - x: the float values.
     ///   - q: at least `x.count` elements; the first `x.count` are overwritten.
@@ -84,12 +89,15 @@ public struct ActivationQuantization: Sendable, Hashable {
         precondition(q.count >= x.count)
         guard let src = x.baseAddress, let dst = q.baseAddress else { return }
         let inverse = 1 / scale
-        let zero = Float(zeroPoint)
+        let magic: Float = 12_582_912  // 1.5·2²³: sums in [2²³, 2²⁴) have a spacing of exactly 1
+        let magicBits = Int32(bitPattern: magic.bitPattern)
+        let zero = zeroPoint
         for i in 0..<x.count {
-            // Integer-valued before the add, so the float add is exact wherever it matters;
-            // NaN falls to 0 as the AVX2 conversion (INT_MIN, then clamped) does.
-            let r = (src[i] * inverse).rounded(.toNearestOrEven) + zero
-            dst[i] = r >= 255 ? 255 : (r >= 0 ? UInt8(r) : 0)
+            // Round first, then add the zero point: adding an odd integer before rounding would
+            // move ties to the other even neighbour.
+            let rounded = Int32(bitPattern: (src[i] * inverse + magic).bitPattern) &- magicBits
+            let v = rounded &+ zero
+            dst[i] = UInt8(truncatingIfNeeded: v < 0 ? 0 : (v > 255 ? 255 : v))
         }
     }
 }

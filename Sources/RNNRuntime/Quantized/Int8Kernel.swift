@@ -3,7 +3,7 @@
 /// `acc[r, j] = Σ_k a[r, k] · b[j, k]` with `a` (rows, K) row-major uint8 activations and `b`
 /// (N, K) row-major int8 weights, both contiguous along K. Products fit int16 (|255·-128| <
 /// 2¹⁵) and sums use wrapping int32 arithmetic, as PyTorch's int32 accumulator does; the
-/// result is exact while K·32640 < 2³¹ (K < 65793).
+/// result is exact while K·32640 < 2³¹ (K ≤ 65793).
 package enum Int8Kernel {
     /// Weight rows processed together so each activation chunk is loaded once for all of them.
     static let rowBlock = 4

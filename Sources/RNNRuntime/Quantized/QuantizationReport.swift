@@ -11,7 +11,7 @@ public struct QuantizationReport: Sendable, Hashable {
     /// Over every element of the probe's outputs (sequence modules: `output`; cells: `h'` of
     /// every step).
     public var maxAbsError: Float
-    public var meanAbsError: Float
+    public var meanAbsError: Double
     /// Length of the probe sequence (batch 1).
     public var steps: Int
     /// Seed of the probe input.
@@ -56,20 +56,15 @@ public struct QuantizationReport: Sendable, Hashable {
             expected = try before(input).output?.scalars ?? []
             actual = try after(input).output?.scalars ?? []
         }
-        var worst: Float = 0
-        var total: Double = 0
-        for (a, b) in zip(expected, actual) {
-            let d = (a - b).magnitude
-            worst = Swift.max(worst, d)
-            total += Double(d)
-        }
+        let difference = try TensorDifference(Tensor(shape: [expected.count], scalars: expected),
+                                              Tensor(shape: [actual.count], scalars: actual))
         path = float.path
         kind = config.kind
         scheme = quantized.quantization ?? .perTensor
         bytesBefore = float.storedBytes
         bytesAfter = quantized.storedBytes
-        maxAbsError = worst
-        meanAbsError = Float(total / Double(Swift.max(expected.count, 1)))
+        maxAbsError = difference.maxAbs
+        meanAbsError = difference.meanAbs
         self.steps = steps
         self.seed = seed
     }

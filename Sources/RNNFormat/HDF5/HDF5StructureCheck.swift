@@ -1,0 +1,115 @@
+/// Checks, in plain Swift and before libhdf5 decodes them, the metadata structures in which
+/// libhdf5 1.10 trusts lengths and links it reads from the file (global heap collections are
+/// checked by `HDF5RawFile.globalHeapCollections`).
+///
+/// Fuzzing the reader (tools/fuzz.sh hdf5) found libhdf5 looping forever, allocating without
+/// bound or reading past its buffers on one-byte changes to these structures (inputs in
+/// fixtures/hostile/regressions). None of it can be caught through libhdf5's API, so the
+/// reader checks them first, following the HDF5 File Format Specification and refusing
+/// anything libhdf5 would mis-handle:
+/// - local heaps ("HEAP", names of old-style groups): a free list that loops or runs past the
+///   heap (`H5HL__fl_deserialize`), data that does not end in a NUL byte (names are copied with
+///   `strdup`);
+/// - object headers (`checkObjectHeader`; the root's on creation, each other object's as the
+///   profile walk reaches its link, before libhdf5 loads it): message and continuation bounds;
+///   attribute messages whose name, datatype, dataspace and data must lie within the message,
+///   whose datatype is one the profile reads, and whose variable-length strings point at
+///   existing heap objects no larger than the length they declare (`H5O_attr_decode`,
+///   `H5T__conv_vlen`, `H5HG_read`); symbol table messages, whose B-tree and symbol nodes must
+///   lie within the file, carry their signatures and form a tree.
+///
+/// Every local heap libhdf5 could load starts with its signature, so heaps are found by
+/// scanning the file for it.
+struct HDF5StructureCheck {
+    let raw: HDF5RawFile
+    /// Objects of each global heap collection (index to size) by the collection's byte offset.
+    let collections: [Int: [UInt32: UInt64]]
+
+    /// Checks every local and global heap, then the root group's object header.
+    ///
+    /// - Throws: `.malformed` or `.refused` naming the structure's byte offset.
+    init(raw: HDF5RawFile) throws {
+        self.raw = raw
+        collections = try raw.globalHeapCollections()
+        guard [2, 4, 8].contains(raw.offsetSize), [2, 4, 8].contains(raw.lengthSize) else { return }
+        for position in raw.occurrences(of: Array("HEAP".utf8), skipping: []) where position >= raw.start {
+            try checkLocalHeap(at: UInt64(position))
+        }
+        // libhdf5 loads the root group's header while opening the file.
+        if let root = rootAddress() {
+            try checkObjectHeader(address: root, object: "/")
+        }
+    }
+
+    var path: String { raw.path }
+    var fileSize: Int { raw.size }
+    var offsetSize: Int { raw.offsetSize }
+    var lengthSize: Int { raw.lengthSize }
+
+    /// `count` bytes at absolute file offset `offset`, or nil when the file ends first.
+    func bytes(at offset: UInt64, count: Int) -> [UInt8]? {
+        guard count >= 0, offset <= UInt64(fileSize), UInt64(count) <= UInt64(fileSize) - offset else { return nil }
+        if count == 0 { return [] }
+        let result = raw.bytes(at: Int(offset), count: count)
+        return result.count == count ? result : nil
+    }
+
+    /// The absolute file offset of `address` (addresses count from the superblock), or nil
+    /// when it overflows.
+    func absolute(_ address: UInt64) -> UInt64? {
+        let (sum, overflow) = address.addingReportingOverflow(UInt64(raw.start))
+        return overflow ? nil : sum
+    }
+
+    /// A little-endian unsigned integer (at most 8 bytes are significant, as in libhdf5).
+    static func integer<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt8 {
+        bytes.reversed().reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    func malformed(_ object: String?, _ message: String) -> RNNFormatError {
+        RNNFormatError(.malformed, file: path, object: object, message)
+    }
+
+    /// The root group's object header address from the superblock: in the root symbol table
+    /// entry after four addresses (versions 0, 1), or after three (versions 2, 3).
+    private func rootAddress() -> UInt64? {
+        let at: Int
+        switch raw.version {
+        case 0: at = 24 + 5 * offsetSize
+        case 1: at = 28 + 5 * offsetSize
+        case 2, 3: at = 12 + 3 * offsetSize
+        default: return nil
+        }
+        return bytes(at: UInt64(raw.start + at), count: offsetSize).map { Self.integer($0) }
+    }
+
+    /// The local heap whose "HEAP" sits at `position`, walked as `H5HL__fl_deserialize` will.
+    private func checkLocalHeap(at position: UInt64) throws {
+        // libhdf5 refuses other versions and short headers itself.
+        guard let header = bytes(at: position, count: 8 + 2 * lengthSize + offsetSize), header[4] == 0 else { return }
+        let dataSize = Self.integer(header[8..<(8 + lengthSize)])
+        var free = Self.integer(header[(8 + lengthSize)..<(8 + 2 * lengthSize)])
+        // A heap whose data lies outside the file is refused by libhdf5 when it reads it.
+        guard let data = absolute(Self.integer(header[(8 + 2 * lengthSize)...])),
+              dataSize <= UInt64(fileSize), data <= UInt64(fileSize) - dataSize else { return }
+        func fail(_ message: String) -> RNNFormatError { malformed(nil, "local heap at byte \(position): \(message)") }
+        if dataSize > 0, let last = bytes(at: data + dataSize - 1, count: 1), last[0] != 0 {
+            throw fail("its \(dataSize) bytes do not end in a NUL byte (names would run past the heap)")
+        }
+        var visited = Set<UInt64>()
+        // libhdf5's end-of-free-list marker is 1 (H5HL_FREE_NULL).
+        while free != 1 {
+            guard free < dataSize else { return }  // libhdf5: "bad heap free list"
+            guard free + UInt64(2 * lengthSize) <= dataSize else {
+                throw fail("free block at \(free) ends beyond the heap's \(dataSize) bytes")
+            }
+            guard visited.insert(free).inserted else { throw fail("free list loops back to offset \(free)") }
+            guard let block = bytes(at: data + free, count: 2 * lengthSize) else { return }
+            let next = Self.integer(block[0..<lengthSize])
+            let blockSize = Self.integer(block[lengthSize...])
+            // libhdf5 refuses these itself.
+            guard next != 0, blockSize <= dataSize, free + blockSize <= dataSize else { return }
+            free = next
+        }
+    }
+}

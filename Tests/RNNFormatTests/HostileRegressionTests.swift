@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+@testable import RNNFormat
+
+/// One input a fuzzer found (fixtures/hostile/regressions/index.json).
+struct FuzzRegression: Sendable, CustomStringConvertible, Decodable {
+    var file: String
+    /// hdf5, npy, checkpoint or safetensors: the reader the input crashed.
+    var reader: String
+    /// Substring of the error's description, or nil when the input must load.
+    var expect: String?
+    var found_by: String
+    var why: String
+    /// The HDF5 structure check refuses the file before libhdf5 opens it (without the check,
+    /// libhdf5 would crash the test process or exhaust memory on it).
+    var caught_before_libhdf5_opens: Bool?
+    var description: String { file }
+
+    static let directory = Fixtures.repositoryRoot + "/fixtures/hostile/regressions"
+    static let all: [FuzzRegression] = {
+        guard let data = FileManager.default.contents(atPath: directory + "/index.json") else { return [] }
+        return (try? JSONDecoder().decode([FuzzRegression].self, from: data)) ?? []
+    }()
+
+    var path: String { FuzzRegression.directory + "/" + file }
+}
+
+@Suite("Inputs that crashed a reader under the fuzzer")
+struct HostileRegressionTests {
+    @Test("the index lists every committed regression input")
+    func indexMatchesDirectory() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: FuzzRegression.directory).filter { $0 != "index.json" }
+        #expect(Set(files) == Set(FuzzRegression.all.map(\.file)))
+        #expect(!FuzzRegression.all.isEmpty)
+    }
+
+    @Test("each input gives its clear error, quickly and in bounded memory", arguments: FuzzRegression.all)
+    func regression(_ entry: FuzzRegression) throws {
+        if entry.caught_before_libhdf5_opens == true {
+            // Guard: never hand libhdf5 an input the check no longer refuses.
+            try #require(throws: RNNFormatError.self, "\(entry.why)") { try HDF5RawFile.withFile(path: entry.path) { _ = try HDF5StructureCheck(raw: $0) } }
+        }
+        let error = HostileBounds.measure(entry.path) {
+            switch entry.reader {
+            case "hdf5": _ = try ModelFile.read(path: entry.path)
+            default: Issue.record("unknown reader \(entry.reader)")
+            }
+        }
+        HostileBounds.expectClear(error, path: entry.path)
+        if let expect = entry.expect {
+            #expect((error as? RNNFormatError)?.description.contains(expect) == true, "\(entry.why): got \(String(describing: error))")
+        } else {
+            #expect(error == nil, "\(entry.why): must load")
+        }
+    }
+
+}

@@ -1,0 +1,4 @@
+import Testing
+
+@Suite("rnnconvert on hostile files")
+struct HostileCLITests {}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses in Fuzz/ (address sanitizer on) and runs one or all of them.
+#
+#   tools/fuzz.sh TARGET SECONDS      TARGET: hdf5, npy, checkpoint, safetensors, or all
+#   tools/fuzz.sh TARGET SECONDS -- [libFuzzer flags]
+#   tools/fuzz.sh TARGET replay FILE...   run the harness once on each FILE (reproduce a crash)
+#
+# Seeds come from fixtures/ (copied to fuzz-corpus/seeds/TARGET); what the fuzzer finds grows
+# fuzz-corpus/TARGET across runs; crashing inputs land in fuzz-corpus/artifacts/TARGET. The
+# harnesses live in their own package (Fuzz/Package.swift) so the root package stays free of
+# sanitizer flags; the build uses its own scratch path, .build-fuzz. Exit status is non-zero
+# when any run found a crash, a leak, a timeout or an out-of-memory input.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+usage() { echo "usage: tools/fuzz.sh hdf5|npy|checkpoint|safetensors|all SECONDS [-- libFuzzer flags]" >&2; exit 2; }
+[ $# -ge 2 ] || usage
+target=$1; seconds=$2; shift 2
+[ "${1:-}" = "--" ] && shift
+all_targets=(hdf5 npy checkpoint safetensors)
+
+product() {
+  case $1 in
+    hdf5) echo FuzzHDF5 ;; npy) echo FuzzNpy ;; checkpoint) echo FuzzCheckpoint ;; safetensors) echo FuzzSafetensors ;;
+    *) usage ;;
+  esac
+}
+
+# Which fixture files seed each target (all of them where the reader sniffs the format).
+seed_files() {
+  case $1 in
+    hdf5) find fixtures -name '*.h5' ;;
+    npy) find fixtures -name '*.npy' ;;
+    checkpoint) find fixtures -name '*.pt' ;;
+    safetensors) find fixtures -name '*.safetensors' ;;
+  esac
+}
+
+build() {
+  swift build -c release --package-path Fuzz --scratch-path .build-fuzz --product "$(product "$1")" \
+    -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld >&2
+}
+
+binary() { echo ".build-fuzz/release/$(product "$1")"; }
+
+export SWIFT_BACKTRACE=enable=no   # let ASan and libFuzzer report, not Swift's interactive backtracer
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
+
+if [ "$seconds" = replay ]; then
+  build "$target"
+  export RNNKIT_FUZZ_VERBOSE=1
+  exec "$(binary "$target")" -runs=1 "$@"
+fi
+[[ "$seconds" =~ ^[0-9]+$ ]] || usage
+
+run() {
+  local t=$1 seeds=fuzz-corpus/seeds/$1 corpus=fuzz-corpus/$1 artifacts=fuzz-corpus/artifacts/$1
+  shift
+  build "$t"
+  rm -rf "$seeds"; mkdir -p "$seeds" "$corpus" "$artifacts"
+  seed_files "$t" | while read -r f; do cp "$f" "$seeds/$(echo "${f#fixtures/}" | tr / _)"; done
+  local before log start status
+  before=$(ls "$artifacts" | wc -l)
+  log=fuzz-corpus/$t.log
+  start=$(date +%s)
+  status=0
+  "$(binary "$t")" "$corpus" "$seeds" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=1 -artifact_prefix="$artifacts/" "$@" >"$log" 2>&1 || status=$?
+  local runs found
+  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)
+  # -fork=N prints no final stats; its status lines start with "#<executions>".
+  [ -n "$runs" ] || runs=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#' || true)
+  found=$(( $(ls "$artifacts" | wc -l) - before ))
+  echo "fuzz $t: ${runs:-0} executions in $(( $(date +%s) - start )) s, corpus $(ls "$corpus" | wc -l) inputs, $found new crash(es), exit $status (log $log)"
+  if [ "$found" -gt 0 ] || [ "$status" -ne 0 ]; then
+    grep -m3 -E 'ERROR|Fatal error|SUMMARY' "$log" >&2 || true
+    return 1
+  fi
+}
+
+failed=0
+if [ "$target" = all ]; then
+  for t in "${all_targets[@]}"; do run "$t" "$@" || failed=1; done
+else
+  product "$target" >/dev/null
+  run "$target" "$@" || failed=1
+fi
+exit $failed
