@@ -15,6 +15,10 @@ let package = Package(
         .systemLibrary(name: "CLibFuzzer", path: "CLibFuzzer"),
         .target(name: "FuzzSupport", dependencies: ["CLibFuzzer", format], path: "FuzzSupport"),
         .executableTarget(name: "FuzzHDF5", dependencies: ["FuzzSupport", format], path: "FuzzHDF5"),
+        .executableTarget(name: "FuzzNpy", dependencies: ["FuzzSupport", format], path: "FuzzNpy"),
+        .executableTarget(name: "FuzzCheckpoint", dependencies: ["FuzzSupport", format], path: "FuzzCheckpoint"),
+        .executableTarget(name: "FuzzPickle", dependencies: ["FuzzSupport", format], path: "FuzzPickle"),
+        .executableTarget(name: "FuzzSafetensors", dependencies: ["FuzzSupport", format], path: "FuzzSafetensors"),
     ],
     swiftLanguageModes: [.v6]
 )

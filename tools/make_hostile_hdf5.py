@@ -403,6 +403,25 @@ def main():
     canonical(case("earliest_format.h5", None, "libver earliest (old-style groups, local heaps) loads", "reference.h5"), libver="earliest")
     canonical(case("latest_format.h5", None, "libver latest (new-style groups) loads", "reference.h5"), libver="latest")
 
+    # --- local heaps (old-style group names), damaged the ways libhdf5 1.10 mis-handles -------
+    def damage_local_heap(path, damage):
+        canonical(path)
+        with open(path, "r+b") as out:
+            data = bytearray(out.read())
+            at = data.index(b"HEAP\x00\x00\x00\x00", data.index(b"HEAP") + 1)  # the /rnn group's heap
+            size, free, address = (int.from_bytes(data[at + k:at + k + 8], "little") for k in (8, 16, 24))
+            damage(data, at, size, free, address)
+            out.seek(0)
+            out.write(data)
+
+    def loop(data, at, size, free, address):
+        data[address + free:address + free + 8] = free.to_bytes(8, "little")  # next free block: itself
+    damage_local_heap(case("local_heap_free_list_loop.h5", "/rnn: local heap at byte 1640: free list loops back to offset 72", "a local heap free list that loops (libhdf5 allocates forever)"), loop)
+
+    def no_nul(data, at, size, free, address):
+        data[address + size - 1] = ord("x")
+    damage_local_heap(case("local_heap_no_nul.h5", "/rnn: local heap at byte 1640: its 88 bytes do not end in a NUL byte", "local heap data not ending in NUL (strdup past the heap)"), no_nul)
+
     with open(os.path.join(ROOT, "index.json"), "w") as out:
         json.dump(entries, out, indent=1)
         out.write("\n")

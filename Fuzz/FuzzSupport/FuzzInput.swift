@@ -40,9 +40,38 @@ public enum FuzzInput {
         }
         let text = error.description
         // tools/fuzz.sh TARGET replay FILE... sets this to show what each input gives.
-        if getenv("RNNKIT_FUZZ_VERBOSE") != nil { print("error: \(text)") }
+        if getenv("RNNKIT_FUZZ_VERBOSE") != nil {
+            let line = Array("error: \(text)\n".utf8)
+            _ = line.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+        }
         if !text.hasPrefix(file) { fatalError("error does not start with the file name: \(text)") }
         if text.contains("\n") { fatalError("error is not one line: \(text)") }
+    }
+}
+
+extension FuzzInput {
+    /// Reads `input` with `read`; errors must be clear (`check`). A model that loads must be
+    /// written to `output` as a model file and read back with the same modules and values.
+    public static func readAndRoundTrip(_ input: String, output: String, _ read: (String) throws -> ModelFile) {
+        let model: ModelFile
+        do {
+            model = try read(input)
+        } catch {
+            check(error, file: input)
+            return
+        }
+        do {
+            try model.write(to: output, overwrite: true)
+            let again = try ModelFile.read(path: output)
+            // The writer stores float64 and bfloat16 sources as float32: compare values, not types.
+            func values(_ m: ModelFile) -> [[String: Tensor]] { m.modules.map { $0.parameters.mapValues(\.floatValue) } }
+            if again.modules.map(\.path) != model.modules.map(\.path) || again.modules.map(\.config) != model.modules.map(\.config)
+                || values(again) != values(model) {
+                fatalError("a model read from the input does not survive write and read")
+            }
+        } catch {
+            fatalError("a model read from the input cannot be written and read back: \(error)")
+        }
     }
 }
 

@@ -253,10 +253,14 @@ extension NpyArray {
     ///
     /// - Throws: `RNNFormatError` with code `.io` when the file cannot be written.
     public func write(path: String) throws {
-        do {
-            try Data(encoded()).write(to: URL(fileURLWithPath: path))
-        } catch {
-            throw RNNFormatError(.io, file: path, "cannot write: \(error.localizedDescription)")
+        let bytes = encoded()
+        // Atomically: a full disk or a crash leaves the old file, not a cut-off one.
+        try AtomicFile.write(to: path, overwrite: true) { temporary in
+            do {
+                try Data(bytes).write(to: URL(fileURLWithPath: temporary))
+            } catch {
+                throw RNNFormatError(.io, file: path, "cannot write: \(error.localizedDescription)")
+            }
         }
     }
 }

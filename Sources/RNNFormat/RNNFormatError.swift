@@ -59,10 +59,22 @@ public struct RNNFormatError: Error, Sendable, Hashable, CustomStringConvertible
         self.message = message
     }
 
+    /// One line: control characters from the file (member names, pickle strings, header text)
+    /// are escaped, so a hostile file cannot break the line or forge output after it.
     public var description: String {
-        if let object, !object.isEmpty {
-            return "\(file): \(object): \(message)"
+        let line = if let object, !object.isEmpty { "\(file): \(object): \(message)" } else { "\(file): \(message)" }
+        guard line.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return line }
+        var escaped = ""
+        for scalar in line.unicodeScalars {
+            switch scalar {
+            case "\n": escaped += "\\n"
+            case "\r": escaped += "\\r"
+            case "\t": escaped += "\\t"
+            case _ where scalar.properties.generalCategory == .control:
+                escaped += "\\u{" + String(scalar.value, radix: 16) + "}"
+            default: escaped.unicodeScalars.append(scalar)
+            }
         }
-        return "\(file): \(message)"
+        return escaped
     }
 }

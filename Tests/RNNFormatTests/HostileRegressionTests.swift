@@ -43,6 +43,9 @@ struct HostileRegressionTests {
         let error = HostileBounds.measure(entry.path) {
             switch entry.reader {
             case "hdf5": _ = try ModelFile.read(path: entry.path)
+            case "npy": _ = try NpyArray.read(path: entry.path)
+            case "checkpoint": _ = try TorchCheckpoint.read(path: entry.path)
+            case "safetensors": _ = try SafetensorsFile.read(path: entry.path)
             default: Issue.record("unknown reader \(entry.reader)")
             }
         }
@@ -51,6 +54,15 @@ struct HostileRegressionTests {
             #expect((error as? RNNFormatError)?.description.contains(expect) == true, "\(entry.why): got \(String(describing: error))")
         } else {
             #expect(error == nil, "\(entry.why): must load")
+            if entry.reader == "hdf5", error == nil {
+                // What loads must survive being written and read back.
+                let directory = try TemporaryDirectory()
+                let model = try ModelFile.read(path: entry.path)
+                try model.write(to: directory.file("copy.h5"), overwrite: false)
+                let copy = try ModelFile.read(path: directory.file("copy.h5"))
+                #expect(copy.modules.map(\.config) == model.modules.map(\.config))
+                #expect(copy.modules.map { $0.parameters.mapValues(\.floatValue) } == model.modules.map { $0.parameters.mapValues(\.floatValue) })
+            }
         }
     }
 

@@ -33,6 +33,13 @@ extension HDF5StructureCheck {
                 try checkSymbolTable(message.data, position: message.position, object: object)
                 continue
             }
+            if message.type == 0x0007 {  // external file list: its names sit in a local heap
+                guard message.data.count >= 8 + offsetSize, let heap = absolute(Self.integer(message.data[8..<(8 + offsetSize)])) else {
+                    throw malformed(object, "external file list message at byte \(message.position): \(message.data.count) bytes")
+                }
+                try checkLocalHeap(at: heap, object: object)
+                continue
+            }
             guard message.type == 0x000C else { continue }
             if message.flags & 0x02 != 0 {
                 throw RNNFormatError(.refused, file: path, object: object,
@@ -164,9 +171,11 @@ extension HDF5StructureCheck {
                 throw RNNFormatError(.refused, file: path, object: object,
                                      "attribute \(name) declares a string of \(length) bytes (at most \(Self.maxStringBytes) allowed)")
             }
-            guard let at = absolute(collection), at <= UInt64(Int.max), let objects = collections[Int(at)] else {
+            guard let at = absolute(collection), at <= UInt64(fileSize),
+                  raw.bytes(at: Int(at), count: 8) == Array("GCOL".utf8) + [1, 0, 0, 0] else {
                 throw fail("attribute \(name): string \(index) points to no global heap collection (address \(collection))")
             }
+            let objects = try raw.checkCollection(at: Int(at))
             guard objectIndex <= UInt64(UInt32.max), let stored = objects[UInt32(objectIndex)] else {
                 throw fail("attribute \(name): string \(index) names object \(objectIndex) of \(length) bytes, which the heap does not hold (collection at address \(collection))")
             }
@@ -295,11 +304,8 @@ extension HDF5StructureCheck {
         }
         guard data.count >= 2 * o else { throw fail("\(data.count) bytes, expected \(2 * o)") }
         let heapAddress = Self.integer(data[o..<(2 * o)])
-        guard let heap = absolute(heapAddress), let tag = bytes(at: heap, count: 8 + 2 * l + o),
-              tag[0..<4].elementsEqual("HEAP".utf8) else {
-            throw fail("local heap address \(heapAddress) does not point at a local heap")
-        }
-        let heapSize = Self.integer(tag[8..<(8 + l)])
+        guard let heap = absolute(heapAddress) else { throw fail("local heap address \(heapAddress) overflows") }
+        let heapSize = try checkLocalHeap(at: heap, object: object)
         let leafK = raw.groupLeafK, internalK = raw.groupInternalK
         guard raw.version < 2 else {
             throw RNNFormatError(.refused, file: path, object: object,

@@ -1,15 +1,17 @@
 /// Checks, in plain Swift and before libhdf5 decodes them, the metadata structures in which
-/// libhdf5 1.10 trusts lengths and links it reads from the file (global heap collections are
-/// checked by `HDF5RawFile.globalHeapCollections`).
+/// libhdf5 1.10 trusts lengths and links it reads from the file.
 ///
 /// Fuzzing the reader (tools/fuzz.sh hdf5) found libhdf5 looping forever, allocating without
 /// bound or reading past its buffers on one-byte changes to these structures (inputs in
 /// fixtures/hostile/regressions). None of it can be caught through libhdf5's API, so the
 /// reader checks them first, following the HDF5 File Format Specification and refusing
 /// anything libhdf5 would mis-handle:
-/// - local heaps ("HEAP", names of old-style groups): a free list that loops or runs past the
-///   heap (`H5HL__fl_deserialize`), data that does not end in a NUL byte (names are copied with
-///   `strdup`);
+/// - local heaps ("HEAP": names of old-style groups, external file lists), checked where a
+///   symbol table or external file list message points: a free list that loops or runs past
+///   the heap (`H5HL__fl_deserialize`), data that does not end in a NUL byte (names are copied
+///   with `strdup`);
+/// - global heap collections ("GCOL", variable-length strings), checked where an attribute's
+///   string points, with `HDF5RawFile.checkCollection`;
 /// - object headers (`checkObjectHeader`; the root's on creation, each other object's as the
 ///   profile walk reaches its link, before libhdf5 loads it): message and continuation bounds;
 ///   attribute messages whose name, datatype, dataspace and data must lie within the message,
@@ -18,24 +20,18 @@
 ///   `H5T__conv_vlen`, `H5HG_read`); symbol table messages, whose B-tree and symbol nodes must
 ///   lie within the file, carry their signatures and form a tree.
 ///
-/// Every local heap libhdf5 could load starts with its signature, so heaps are found by
-/// scanning the file for it.
+/// Structures are checked where metadata points, as libhdf5 reaches them, never by scanning
+/// for signatures: tensor data may contain any bytes.
 struct HDF5StructureCheck {
     let raw: HDF5RawFile
-    /// Objects of each global heap collection (index to size) by the collection's byte offset.
-    let collections: [Int: [UInt32: UInt64]]
 
-    /// Checks every local and global heap, then the root group's object header.
+    /// Checks the root group's object header, which libhdf5 loads while opening the file, and
+    /// what it points to.
     ///
     /// - Throws: `.malformed` or `.refused` naming the structure's byte offset.
     init(raw: HDF5RawFile) throws {
         self.raw = raw
-        collections = try raw.globalHeapCollections()
         guard [2, 4, 8].contains(raw.offsetSize), [2, 4, 8].contains(raw.lengthSize) else { return }
-        for position in raw.occurrences(of: Array("HEAP".utf8), skipping: []) where position >= raw.start {
-            try checkLocalHeap(at: UInt64(position))
-        }
-        // libhdf5 loads the root group's header while opening the file.
         if let root = rootAddress() {
             try checkObjectHeader(address: root, object: "/")
         }
@@ -83,33 +79,42 @@ struct HDF5StructureCheck {
         return bytes(at: UInt64(raw.start + at), count: offsetSize).map { Self.integer($0) }
     }
 
-    /// The local heap whose "HEAP" sits at `position`, walked as `H5HL__fl_deserialize` will.
-    private func checkLocalHeap(at position: UInt64) throws {
-        // libhdf5 refuses other versions and short headers itself.
-        guard let header = bytes(at: position, count: 8 + 2 * lengthSize + offsetSize), header[4] == 0 else { return }
+    /// The local heap at absolute offset `position`, walked as `H5HL__fl_deserialize` will.
+    ///
+    /// - Returns: the size of its data segment.
+    @discardableResult
+    func checkLocalHeap(at position: UInt64, object: String) throws -> UInt64 {
+        func fail(_ message: String) -> RNNFormatError { malformed(object, "local heap at byte \(position): \(message)") }
+        guard let header = bytes(at: position, count: 8 + 2 * lengthSize + offsetSize),
+              header[0..<4].elementsEqual("HEAP".utf8) else {
+            throw fail("no local heap there (signature HEAP missing or cut off by the end of the file)")
+        }
+        guard header[4] == 0 else { throw fail("version \(header[4]), expected 0") }
         let dataSize = Self.integer(header[8..<(8 + lengthSize)])
         var free = Self.integer(header[(8 + lengthSize)..<(8 + 2 * lengthSize)])
         // A heap whose data lies outside the file is refused by libhdf5 when it reads it.
         guard let data = absolute(Self.integer(header[(8 + 2 * lengthSize)...])),
-              dataSize <= UInt64(fileSize), data <= UInt64(fileSize) - dataSize else { return }
-        func fail(_ message: String) -> RNNFormatError { malformed(nil, "local heap at byte \(position): \(message)") }
+              dataSize <= UInt64(fileSize), data <= UInt64(fileSize) - dataSize else {
+            throw fail("its \(dataSize) bytes of data lie beyond the end of the file")
+        }
         if dataSize > 0, let last = bytes(at: data + dataSize - 1, count: 1), last[0] != 0 {
             throw fail("its \(dataSize) bytes do not end in a NUL byte (names would run past the heap)")
         }
         var visited = Set<UInt64>()
         // libhdf5's end-of-free-list marker is 1 (H5HL_FREE_NULL).
         while free != 1 {
-            guard free < dataSize else { return }  // libhdf5: "bad heap free list"
+            guard free < dataSize else { return dataSize }  // libhdf5: "bad heap free list"
             guard free + UInt64(2 * lengthSize) <= dataSize else {
                 throw fail("free block at \(free) ends beyond the heap's \(dataSize) bytes")
             }
             guard visited.insert(free).inserted else { throw fail("free list loops back to offset \(free)") }
-            guard let block = bytes(at: data + free, count: 2 * lengthSize) else { return }
+            guard let block = bytes(at: data + free, count: 2 * lengthSize) else { return dataSize }
             let next = Self.integer(block[0..<lengthSize])
             let blockSize = Self.integer(block[lengthSize...])
             // libhdf5 refuses these itself.
-            guard next != 0, blockSize <= dataSize, free + blockSize <= dataSize else { return }
+            guard next != 0, blockSize <= dataSize, free + blockSize <= dataSize else { return dataSize }
             free = next
         }
+        return dataSize
     }
 }
