@@ -25,13 +25,13 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
+        // The hot loops in C (products, cell updates, SHA-256): AVX2/AVX-512/SHA chosen at run
+        // time, portable C elsewhere. No compiler flags, so the package stays usable as a dependency.
+        .target(name: "CRNNKernels"),
         .target(
             name: "RNNFormat",
-            dependencies: ["CHDF5", "CZlib"]
+            dependencies: ["CHDF5", "CZlib", "CRNNKernels"]
         ),
-        // The hot loops in C: AVX2/FMA chosen at run time per call, portable C elsewhere. No
-        // compiler flags, so the package stays usable as a dependency.
-        .target(name: "CRNNKernels"),
         .target(
             name: "RNNRuntime",
             dependencies: ["RNNFormat", "CRNNKernels"]

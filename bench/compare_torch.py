@@ -139,6 +139,51 @@ def check(rnnconvert, model, module, x, directory):
     return float(max(diffs))
 
 
+def print_targets(rows):
+    """The issue's targets, each with the rows it covers and whether every one of them holds."""
+    def pick(**kw):
+        return [r for r in rows if all(r[k] == v for k, v in kw.items())]
+
+    def line(name, covered, ok, detail):
+        if covered:
+            print(f"| {name} | {'met' if all(ok(r) for r in covered) else 'NOT met'} | "
+                  + "; ".join(detail(r) for r in covered) + " |")
+
+    print("| target | status | measured |")
+    print("|---|---|---|")
+    one = pick(threads=1)
+    line("whole-sequence float32 >= 3x PyTorch, batch 1",
+         [r for r in one if r["dtype"] == "float32" and r["mode"] == "whole" and r["batch"] == 1],
+         lambda r: r["speedup"] >= 3, lambda r: f"{r['config']} {r['speedup']:.2f}x")
+    line("whole-sequence int8 >= 3x PyTorch quantized, batch 1",
+         [r for r in one if r["dtype"] == "int8" and r["mode"] == "whole" and r["batch"] == 1],
+         lambda r: r["speedup"] >= 3, lambda r: f"{r['config']} {r['speedup']:.2f}x")
+    line("one step per call >= 10x PyTorch",
+         [r for r in one if r["mode"] == "streaming"],
+         lambda r: r["speedup"] >= 10, lambda r: f"{r['config']} {r['dtype']} {r['speedup']:.2f}x")
+    line("batch 16 >= 1.5x PyTorch",
+         [r for r in one if r["batch"] == 16 and r["mode"] == "whole"],
+         lambda r: r["speedup"] >= 1.5, lambda r: f"{r['dtype']} {r['speedup']:.2f}x")
+    pairs = []
+    for r in one:
+        if r["dtype"] == "int8" and r["hidden"] >= 512 and r["mode"] == "whole":
+            f = [q for q in one if q["config"] == r["config"] and q["dtype"] == "float32" and q["mode"] == "whole"]
+            if f:
+                pairs.append(dict(config=r["config"], ratio=f[0]["rnnkit_us"] / r["rnnkit_us"]))
+    line("our int8 >= 2.5x our float32, H >= 512", pairs, lambda p: p["ratio"] >= 2.5,
+         lambda p: f"{p['config']} {p['ratio']:.2f}x")
+    two = []
+    for r in pick(threads=2):
+        base = [q for q in one if q["config"] == r["config"] and q["dtype"] == r["dtype"] and q["mode"] == r["mode"]]
+        if base:
+            two.append(dict(config=r["config"], dtype=r["dtype"], mode=r["mode"], bidirectional=r["bidirectional"],
+                            hidden=r["hidden"], gain=base[0]["rnnkit_us"] / r["rnnkit_us"]))
+    line("two threads: bidirectional >= 1.7x our one-thread speed", [t for t in two if t["bidirectional"]],
+         lambda t: t["gain"] >= 1.7, lambda t: f"{t['config']} {t['dtype']} {t['gain']:.2f}x")
+    line("two threads never slower, H <= 128", [t for t in two if t["hidden"] <= 128],
+         lambda t: t["gain"] >= 0.97, lambda t: f"{t['config']} {t['dtype']} {t['mode']} {t['gain']:.2f}x")
+
+
 def machine():
     model = platform.processor()
     try:
@@ -159,7 +204,8 @@ def machine():
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rnnconvert", default=os.path.join(ROOT, ".build", "release", "rnnconvert"))
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, nargs="+", default=[1],
+                        help="thread counts to run (e.g. 1 2); PyTorch and RNNKit get the same count")
     parser.add_argument("--quick", action="store_true", help="shorter timing (noisier)")
     parser.add_argument("--only", nargs="*", help="substrings of configuration names to run")
     parser.add_argument("--dtypes", nargs="*", default=["float32", "int8"])
@@ -170,13 +216,12 @@ def main():
 
     if not os.path.exists(args.rnnconvert):
         sys.exit(f"error: {args.rnnconvert} not found; run `swift build -c release` first")
-    torch.set_num_threads(args.threads)
     torch.backends.quantized.engine = "x86" if "x86" in torch.backends.quantized.supported_engines else "fbgemm"
     min_runs, min_time = (5, 0.3) if args.quick else (15, 1.0)
 
     cpu, commit = machine()
     print(f"date {datetime.datetime.now().isoformat(timespec='seconds')}, machine {cpu}, commit {commit}, "
-          f"threads {args.threads}, torch {torch.__version__} (quantized engine {torch.backends.quantized.engine}), "
+          f"threads {' '.join(map(str, args.threads))}, torch {torch.__version__} (quantized engine {torch.backends.quantized.engine}), "
           f"load average {os.getloadavg()[0]:.2f}")
     rows = []
     work = tempfile.mkdtemp(prefix="rnnkit-bench-")
@@ -200,27 +245,33 @@ def main():
                     streaming = mode == "streaming"
                     if streaming and bidirectional:
                         continue
-                    theirs = time_torch(torch_runner(reference, x, streaming), steps, min_runs, min_time)
-                    ours = time_ours(args.rnnconvert, model, steps, batch, args.threads, streaming, min_runs, min_time)
-                    row = dict(config=name, dtype=dtype, mode=mode, threads=args.threads,
-                               torch_us=theirs[0], torch_us_min=theirs[1], rnnkit_us=ours[0], rnnkit_us_min=ours[1],
-                               speedup=theirs[0] / ours[0], max_abs_diff=difference)
-                    rows.append(row)
-                    print(f"  {name:24} {dtype:7} {mode:9} torch {theirs[0]:9.2f}  rnnkit {ours[0]:9.2f}  "
-                          f"x{row['speedup']:.2f}", flush=True)
+                    for threads in args.threads:
+                        torch.set_num_threads(threads)
+                        theirs = time_torch(torch_runner(reference, x, streaming), steps, min_runs, min_time)
+                        ours = time_ours(args.rnnconvert, model, steps, batch, threads, streaming, min_runs, min_time)
+                        row = dict(config=name, hidden=hidden, batch=batch, bidirectional=bidirectional, dtype=dtype,
+                                   mode=mode, threads=threads, torch_us=theirs[0], torch_us_min=theirs[1],
+                                   rnnkit_us=ours[0], rnnkit_us_min=ours[1], speedup=theirs[0] / ours[0],
+                                   max_abs_diff=difference)
+                        rows.append(row)
+                        print(f"  {name:24} {dtype:7} {mode:9} {threads}T torch {theirs[0]:9.2f}  rnnkit {ours[0]:9.2f}  "
+                              f"x{row['speedup']:.2f}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
     print()
-    print("| configuration | dtype | mode | PyTorch us/step | RNNKit us/step | speedup | max abs diff |")
-    print("|---|---|---|---:|---:|---:|---:|")
+    print("| configuration | dtype | mode | threads | PyTorch us/step | RNNKit us/step | speedup | max abs diff vs PyTorch |")
+    print("|---|---|---|---:|---:|---:|---:|---:|")
     for r in rows:
         diff = "-" if r["max_abs_diff"] is None else f"{r['max_abs_diff']:.1e}"
-        print(f"| {r['config']} | {r['dtype']} | {r['mode']} | {r['torch_us']:.2f} | {r['rnnkit_us']:.2f} "
+        print(f"| {r['config']} | {r['dtype']} | {r['mode']} | {r['threads']} | {r['torch_us']:.2f} | {r['rnnkit_us']:.2f} "
               f"| {r['speedup']:.2f}x | {diff} |")
+    print()
+    print_targets(rows)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(machine=cpu, commit=commit, threads=args.threads, torch=torch.__version__, rows=rows), f, indent=1)
+            json.dump(dict(machine=cpu, commit=commit, threads=args.threads, torch=torch.__version__,
+                           load_average=os.getloadavg(), rows=rows), f, indent=1)
 
 
 if __name__ == "__main__":

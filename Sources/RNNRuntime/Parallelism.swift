@@ -11,5 +11,5 @@ public enum Parallelism {
 
     /// Multiply-adds one direction of a layer must have before it gets a thread of its own;
     /// below this, waking a second thread costs more than it saves (measured: BENCHMARKS.md).
-    static let minimumWorkPerThread = 400_000
+    static let minimumWorkPerThread = 2_000_000
 }

@@ -1,11 +1,20 @@
 /// The products of one layer and direction, prepared once from the module's parameters.
-struct DirectionWeights: Sendable {
+///
+/// A class so that the driver takes one reference per layer and direction instead of copying
+/// three `Linear`s (about ten retains each call, measurable when streaming one step per call).
+final class DirectionWeights: Sendable {
     /// `weight_ih` with `bias_ih`.
     let inputProduct: Linear
     /// `weight_hh` with `bias_hh`.
     let hiddenProduct: Linear
     /// `weight_hr` (LSTM with `proj_size`), no bias.
     let projection: Linear?
+
+    init(inputProduct: Linear, hiddenProduct: Linear, projection: Linear?) {
+        self.inputProduct = inputProduct
+        self.hiddenProduct = hiddenProduct
+        self.projection = projection
+    }
 }
 
 /// A module's hyperparameters and prepared products: immutable, shared by every call.

@@ -1,6 +1,8 @@
 // kernelbench: single-thread times of one recurrent product (3H x H, one row) for float32 and
-// int8, next to the time to stream the same weight bytes once (the machine's floor for a
-// memory-bound product). Not a product of the package; `swift run -c release kernelbench`.
+// int8: the C kernels, the pure-Swift SIMD products (the float one RNNRuntime had before the C
+// kernels, the int8 one it keeps for affine weights), and the time to stream the same weight
+// bytes once (the machine's floor for a memory-bound product). Not a product of the package:
+// `swift run -c release kernelbench [H ...]`.
 import CRNNKernels
 import RNNRuntime
 
@@ -28,8 +30,8 @@ func time(_ body: () -> Void) -> (median: Double, min: Double) {
 }
 
 print("kernels: \(KernelISA.best), one thread; microseconds per 3H x H product of one row (median / min)")
-print("| H | fp32 product | fp32 read floor | int8 product | int8 quantize + product | int8 read floor |")
-print("|---|---|---|---|---|---|")
+print("| H | fp32 C kernel | fp32 Swift SIMD | fp32 read floor | int8 C kernel | int8 Swift SIMD | int8 quantize + C kernel | int8 read floor |")
+print("|---|---|---|---|---|---|---|---|")
 var generator = SplitMix64(seed: 1)
 for h in hiddenSizes {
     let n = 3 * h, k = h
@@ -51,6 +53,30 @@ for h in hiddenSizes {
             time {
                 float.apply(UnsafeBufferPointer(xp), rows: 1, into: yp)
                 xp[0] = yp[n - 1] * 1e-3
+            }
+        }
+    }
+    let swiftFloat = w.withUnsafeBufferPointer { wp in
+        b.withUnsafeBufferPointer { bp in
+            x.withUnsafeMutableBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    time {
+                        SwiftSIMDFloatProduct.product(x: xp.baseAddress!, rows: 1, w: wp.baseAddress!, bias: bp.baseAddress,
+                                                      outFeatures: n, inFeatures: k, y: yp.baseAddress!)
+                        xp[0] = yp[n - 1] * 1e-3
+                    }
+                }
+            }
+        }
+    }
+    var acc = [Int32](repeating: 0, count: n)
+    let swiftInt8 = q.withUnsafeBufferPointer { wp in
+        xq.withUnsafeMutableBufferPointer { qp in
+            acc.withUnsafeMutableBufferPointer { ap in
+                time {
+                    Int8Kernel.multiply(qp.baseAddress!, rows: 1, wp.baseAddress!, outFeatures: n, inFeatures: k, into: ap.baseAddress!)
+                    qp[0] = UInt8(truncatingIfNeeded: ap[n - 1] & 127)
+                }
             }
         }
     }
@@ -87,5 +113,6 @@ for h in hiddenSizes {
     func cell(_ t: (median: Double, min: Double)) -> String {
         "\((t.median * 100).rounded() / 100) / \((t.min * 100).rounded() / 100)"
     }
-    print("| \(h) | \(cell(fp32)) | \(cell(fp32Floor)) | \(cell(i8)) | \(cell(i8q)) | \(cell(i8Floor)) |" + (sink == 42 ? " " : ""))
+    print("| \(h) | \(cell(fp32)) | \(cell(swiftFloat)) | \(cell(fp32Floor)) | \(cell(i8)) | \(cell(swiftInt8)) | \(cell(i8q)) | \(cell(i8Floor)) |"
+          + (sink == 42 ? " " : ""))
 }

@@ -1,12 +1,14 @@
 /*
- * CRNNKernels: the few hot loops of RNNRuntime, in C so that AVX2/FMA code can be selected at
- * run time without compiler flags on the package (users build RNNKit as a dependency).
+ * CRNNKernels: the few hot loops of RNNKit (products, cell updates, SHA-256), in C so that
+ * AVX2/AVX-512/SHA code can be selected at run time without compiler flags on the package (users
+ * build RNNKit as a dependency).
  *
  * Every function takes an explicit `isa` (a crnn_isa value). Passing a level the CPU does not
  * support is safe: the call runs the best supported level at or below it. Tests pass
  * CRNN_ISA_PORTABLE to exercise the plain C path on any machine.
  *
- * Not API: RNNRuntime wraps these in safe Swift types (Sources/RNNRuntime/Kernels).
+ * Not API: RNNRuntime wraps these in safe Swift types (Sources/RNNRuntime/Kernels); RNNFormat's
+ * SHA256 calls the block function.
  */
 #ifndef CRNN_KERNELS_H
 #define CRNN_KERNELS_H
@@ -147,6 +149,13 @@ void crnn_lstm_cell(int isa, size_t sigmoid_block, const float *gi, const float 
 /* Element-wise y = sigmoid(x) (blocks as above) and y = tanh(x); y may equal x. */
 void crnn_sigmoid(int isa, size_t sigmoid_block, const float *x, float *y, size_t n);
 void crnn_tanh(int isa, const float *x, float *y, size_t n);
+
+/* ---------------------------------------------------------------------------------------------
+ * SHA-256 (FIPS 180-4) compression of `blocks` whole 64-byte blocks into `state` (A..H), for
+ * RNNFormat's checksums: x86 SHA extensions when present, plain C otherwise. The portable entry
+ * point lets tests compare the two. */
+void crnn_sha256_blocks(uint32_t state[8], const uint8_t *data, size_t blocks);
+void crnn_sha256_blocks_portable(uint32_t state[8], const uint8_t *data, size_t blocks);
 
 /* ---------------------------------------------------------------------------------------------
  * Benchmark support: reads `bytes` bytes (a multiple of 128) once with the widest loads of

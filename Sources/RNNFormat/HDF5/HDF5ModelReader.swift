@@ -372,42 +372,69 @@ private struct CatalogReader {
         guard let type = dataset.element.elementType else {
             throw fail(.unsupportedType, path, "expected float16, float32, float64 or int8, found \(dataset.element.description)")
         }
-        var bytes = [UInt8](repeating: 0, count: dataset.declaredBytes)
-        try session.withDataset(fileID, path, object: path) { handle in
-            try session.withDatasetType(handle, object: path) { fileType in
-                try session.withTypeCopy(fileType, object: path) { memory in
-                    try session.status("H5Tset_order", object: path) { H5Tset_order(memory, H5T_ORDER_LE) }
-                    try bytes.withUnsafeMutableBytes { raw in
-                        try session.status("H5Dread", object: path) {
-                            H5Dread(handle, memory, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), raw.baseAddress)
-                        }
-                    }
+        let count = dataset.shape.reduce(1, *)
+        // float32 on a little-endian host: HDF5 reads straight into the tensor's storage and the
+        // checksum runs over those bytes (no second buffer, no conversion loop; loading is
+        // bound by reading and hashing).
+        if type == .float32, 1.littleEndian == 1, dataset.declaredBytes == 4 * count {
+            var failure: Error?
+            let scalars = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                do {
+                    try read(dataset, into: UnsafeMutableRawBufferPointer(buffer))
+                    initialized = count
+                } catch {
+                    failure = error
+                    initialized = 0
                 }
             }
+            if let failure { throw failure }
+            try scalars.withUnsafeBytes { try verifyChecksum(dataset, $0) }
+            return .float(Tensor(shape: dataset.shape, scalars: scalars), stored: type)
         }
-        try verifyChecksum(dataset, bytes)
-        let count = dataset.shape.reduce(1, *)
+        var bytes = [UInt8](repeating: 0, count: dataset.declaredBytes)
+        try bytes.withUnsafeMutableBytes { try read(dataset, into: $0) }
+        try bytes.withUnsafeBytes { try verifyChecksum(dataset, $0) }
         switch type {
         case .int8:
             let values = bytes.map { Int8(bitPattern: $0) }
             let (scales, zeroPoints) = try quantization(dataset)
             return .quantized(QuantizedTensor(shape: dataset.shape, values: values, scales: scales, zeroPoints: zeroPoints))
         case .float16, .float32, .float64, .bfloat16:
-            var scalars = [Float](repeating: 0, count: count)
-            bytes.withUnsafeBytes { raw in
-                for i in 0..<count {
+            let scalars = [Float](unsafeUninitializedCapacity: count) { out, initialized in
+                bytes.withUnsafeBytes { raw in
                     switch type {
-                    case .float16: scalars[i] = HalfPrecision.float(fromFloat16: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
-                    case .float32: scalars[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
-                    default: scalars[i] = Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
+                    case .float16:
+                        for i in 0..<count { out[i] = HalfPrecision.float(fromFloat16: UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+                    case .float32:
+                        for i in 0..<count { out[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+                    default:
+                        for i in 0..<count { out[i] = Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))) }
                     }
                 }
+                initialized = count
             }
             return .float(Tensor(shape: dataset.shape, scalars: scalars), stored: type)
         }
     }
 
-    mutating func verifyChecksum(_ dataset: HDF5Catalog.Dataset, _ bytes: [UInt8]) throws {
+    /// Reads the whole dataset, converted to little-endian, into `destination`
+    /// (`declaredBytes` long).
+    mutating func read(_ dataset: HDF5Catalog.Dataset, into destination: UnsafeMutableRawBufferPointer) throws {
+        let path = dataset.path
+        precondition(destination.count == dataset.declaredBytes)
+        try session.withDataset(fileID, path, object: path) { handle in
+            try session.withDatasetType(handle, object: path) { fileType in
+                try session.withTypeCopy(fileType, object: path) { memory in
+                    try session.status("H5Tset_order", object: path) { H5Tset_order(memory, H5T_ORDER_LE) }
+                    try session.status("H5Dread", object: path) {
+                        H5Dread(handle, memory, chdf5_s_all(), chdf5_s_all(), chdf5_p_default(), destination.baseAddress)
+                    }
+                }
+            }
+        }
+    }
+
+    mutating func verifyChecksum(_ dataset: HDF5Catalog.Dataset, _ bytes: UnsafeRawBufferPointer) throws {
         guard dataset.attributes.contains(HDF5Layout.checksum) else {
             result.unchecked.append(dataset.path)
             return

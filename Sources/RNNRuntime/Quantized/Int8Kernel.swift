@@ -4,7 +4,7 @@
 /// (N, K) row-major int8 weights, both contiguous along K. Products fit int16 (|255·-128| <
 /// 2¹⁵) and sums use wrapping int32 arithmetic, as PyTorch's int32 accumulator does; the
 /// result is exact while K·32640 < 2³¹ (K ≤ 65793).
-enum Int8Kernel {
+package enum Int8Kernel {
     /// Weight rows processed together so each activation chunk is loaded once for all of them.
     static let rowBlock = 4
 
@@ -12,7 +12,7 @@ enum Int8Kernel {
     ///   - a: (rows, inFeatures) activations.
     ///   - b: (outFeatures, inFeatures) weights.
     ///   - acc: (rows, outFeatures) accumulators; overwritten.
-    static func multiply(
+    package static func multiply(
         _ a: UnsafePointer<UInt8>, rows: Int, _ b: UnsafePointer<Int8>,
         outFeatures: Int, inFeatures: Int, into acc: UnsafeMutablePointer<Int32>
     ) {
