@@ -11,7 +11,7 @@ extension HDF5StructureCheck {
     /// Bytes one variable-length string attribute value may declare (the profile's attribute cap).
     private static let maxStringBytes: UInt64 = UInt64(HDF5AttributeLimits.maxBytes)
 
-    private struct Message {
+    fileprivate struct Message {
         var type: UInt16
         var flags: UInt8
         var data: [UInt8]
@@ -28,9 +28,15 @@ extension HDF5StructureCheck {
     /// - Throws: `.malformed` naming the object and the byte offset; `.refused` for shared
     ///   attribute parts; `.unsupportedType` for attribute types the profile never reads.
     func checkObjectHeader(address: UInt64, object: String) throws {
-        for message in try messages(ofHeaderAt: address, object: object) {
+        let messages = try messages(ofHeaderAt: address, object: object)
+        let space = messages.first { $0.type == 0x0001 }.flatMap { dataspaceExtent($0.data) }
+        for message in messages {
             if message.type == 0x0011 {
                 try checkSymbolTable(message.data, position: message.position, object: object)
+                continue
+            }
+            if message.type == 0x0008 {
+                try checkLayout(message, space: space, object: object)
                 continue
             }
             if message.type == 0x0007 {  // external file list: its names sit in a local heap
@@ -55,6 +61,7 @@ extension HDF5StructureCheck {
         for message in try messages(ofHeaderAt: address, object: "superblock extension") where message.type == 0x0013 {
             // Version, indexed storage internal K (2), group internal K (2), group leaf K (2).
             guard message.data.count >= 7 else { throw malformed("superblock extension", "B-tree K message of \(message.data.count) bytes") }
+            chunkInternalK = Int(Self.integer(message.data[1..<3]))
             groupInternalK = Int(Self.integer(message.data[3..<5]))
             groupLeafK = Int(Self.integer(message.data[5..<7]))
         }
@@ -376,5 +383,148 @@ extension HDF5StructureCheck {
         }
 
         try visit(Self.integer(data[0..<o]), level: nil, depth: 0)
+    }
+}
+
+/// Data layout messages and the version 1 B-trees that index chunks.
+extension HDF5StructureCheck {
+    /// Chunk B-tree nodes one dataset may have, and how deep its tree may be.
+    private static let maxChunkNodes = 1 << 16
+    private static let maxChunkDepth = 32
+
+    /// Checks a data layout message the way libhdf5's `H5O__layout_decode` and
+    /// `H5D__chunk_set_info` will use it: compact data within the message, chunk dimensions
+    /// present and non-zero (libhdf5 divides by them), and a version 3 chunk index that is a
+    /// tree of chunk B-tree nodes within the file whose chunks lie within the file.
+    fileprivate func checkLayout(_ message: Message, space: (dims: [UInt64], max: [UInt64]?)?, object: String) throws {
+        let d = message.data
+        func fail(_ text: String) -> RNNFormatError {
+            malformed(object, "layout message at byte \(message.position): \(text)")
+        }
+        guard d.count >= 2 else { throw fail("\(d.count) bytes") }
+        let version = d[0]
+        var dims: [UInt64] = []
+        var index: UInt64?
+        switch version {
+        case 1, 2:
+            guard d.count >= 8 else { throw fail("\(d.count) bytes") }
+            let dimensionality = Int(d[1]), layoutClass = d[2]
+            var at = 8 + (layoutClass == 0 ? 0 : offsetSize)
+            guard dimensionality >= 1, at + 4 * dimensionality <= d.count else { throw fail("dimensions run past the message") }
+            dims = (0..<dimensionality).map { Self.integer(d[(at + 4 * $0)..<(at + 4 * $0 + 4)]) }
+            at += 4 * dimensionality
+            if layoutClass == 0 {
+                guard at + 4 <= d.count, Self.integer(d[at..<(at + 4)]) <= UInt64(d.count - at - 4) else {
+                    throw fail("compact data runs past the message")
+                }
+                return
+            }
+            guard layoutClass == 2 else { return }
+            index = Self.integer(d[8..<(8 + offsetSize)])
+        case 3:
+            switch d[1] {
+            case 0:
+                guard d.count >= 4, Self.integer(d[2..<4]) <= UInt64(d.count - 4) else { throw fail("compact data runs past the message") }
+                return
+            case 2:
+                guard d.count >= 3 else { throw fail("\(d.count) bytes") }
+                let dimensionality = Int(d[2])
+                guard dimensionality >= 2, 3 + offsetSize + 4 * dimensionality <= d.count else {
+                    throw fail("chunk of \(dimensionality) dimensions (at least 2: rank and element size) or dimensions past the message")
+                }
+                index = Self.integer(d[3..<(3 + offsetSize)])
+                let at = 3 + offsetSize
+                dims = (0..<dimensionality).map { Self.integer(d[(at + 4 * $0)..<(at + 4 * $0 + 4)]) }
+            default:
+                return
+            }
+        case 4, 5:
+            guard d[1] == 2 else { return }
+            guard d.count >= 5 else { throw fail("\(d.count) bytes") }
+            let dimensionality = Int(d[3]), width = Int(d[4])
+            guard dimensionality >= 2, (1...8).contains(width), 5 + width * dimensionality <= d.count else {
+                throw fail("chunk of \(dimensionality) dimensions of \(width)-byte sizes, or dimensions past the message")
+            }
+            dims = (0..<dimensionality).map { Self.integer(d[(5 + width * $0)..<(5 + width * $0 + width)]) }
+        default:
+            throw fail("unknown version \(version)")
+        }
+        if let zero = dims.firstIndex(of: 0) {
+            throw fail("chunk dimension \(zero) is 0")
+        }
+        // libhdf5's own rules when it creates a chunked dataset (H5D__chunk_construct), which
+        // it does not check on reading: a chunk is less than 4 GiB, and no larger than a
+        // dimension that cannot grow.
+        var bytes: UInt64 = 1
+        for dim in dims {
+            let (product, overflow) = bytes.multipliedReportingOverflow(by: dim)
+            guard !overflow, product < 1 << 32 else { throw fail("chunk of \(dims) declares 4 GiB or more") }
+            bytes = product
+        }
+        if let space, space.dims.count == dims.count - 1 {
+            let unlimited = UInt64.max
+            for (i, limit) in (space.max ?? space.dims).enumerated() where limit != unlimited && dims[i] > max(limit, 1) {
+                throw fail("chunk dimension \(i) is \(dims[i]), larger than the dataset's fixed dimension \(limit)")
+            }
+        }
+        guard let index, version == 3 else { return }
+        let undefined = offsetSize == 8 ? UInt64.max : (UInt64(1) << UInt64(8 * offsetSize)) - 1
+        guard index != undefined else { return }  // no chunk written yet
+        try checkChunkTree(index, dimensionality: dims.count, object: object, fail: fail)
+    }
+
+    /// Walks a chunk B-tree (type 1): nodes within the file with their signature, levels that
+    /// descend, at most 2K entries, no node reached twice, and every chunk within the file.
+    private func checkChunkTree(_ root: UInt64, dimensionality: Int, object: String, fail: (String) -> RNNFormatError) throws {
+        let o = offsetSize
+        let k = max(1, chunkInternalK)
+        let keySize = 8 + 8 * dimensionality
+        let nodeSize = 8 + 2 * o + 2 * k * (keySize + o) + keySize
+        var visited = Set<UInt64>()
+        func visit(_ address: UInt64, level: Int?, depth: Int) throws {
+            guard depth <= Self.maxChunkDepth, visited.count < Self.maxChunkNodes else { throw fail("chunk B-tree too deep or too large") }
+            guard visited.insert(address).inserted else { throw fail("chunk B-tree node at address \(address) is reached twice") }
+            guard let at = absolute(address), let node = bytes(at: at, count: min(nodeSize, max(0, fileSize - Int(clamping: at)))),
+                  node.count >= 8 + 2 * o, node[0..<4].elementsEqual("TREE".utf8), node[4] == 1 else {
+                throw fail("chunk B-tree address \(address) does not point at a chunk B-tree node within the file")
+            }
+            let nodeLevel = Int(node[5]), used = Int(Self.integer(node[6..<8]))
+            if let level, nodeLevel != level { throw fail("chunk B-tree node at address \(address) has level \(nodeLevel), expected \(level)") }
+            guard used <= 2 * k, 8 + 2 * o + used * (keySize + o) + keySize <= node.count else {
+                throw fail("chunk B-tree node at address \(address) holds \(used) entries, at most \(2 * k) within the file allowed")
+            }
+            for entry in 0..<used {
+                let keyAt = 8 + 2 * o + entry * (keySize + o)
+                let child = Self.integer(node[(keyAt + keySize)..<(keyAt + keySize + o)])
+                if nodeLevel > 0 {
+                    try visit(child, level: nodeLevel - 1, depth: depth + 1)
+                } else {
+                    let size = Self.integer(node[keyAt..<(keyAt + 4)])
+                    guard let start = absolute(child), start <= UInt64(fileSize), size <= UInt64(fileSize) - start else {
+                        throw fail("chunk at address \(child) of \(size) bytes lies beyond the end of the file")
+                    }
+                }
+            }
+        }
+        try visit(root, level: nil, depth: 0)
+    }
+}
+
+extension HDF5StructureCheck {
+    /// A dataspace message's dimensions and maximum dimensions (nil when it has none); nil
+    /// when the message is too short (libhdf5 reports that).
+    fileprivate func dataspaceExtent(_ d: [UInt8]) -> (dims: [UInt64], max: [UInt64]?)? {
+        guard d.count >= 4 else { return nil }
+        let version = d[0], rank = Int(d[1]), flags = d[2]
+        let start = version == 1 ? 8 : 4
+        guard rank <= 32, start + (flags & 1 != 0 ? 2 : 1) * rank * lengthSize <= d.count else { return nil }
+        func field(_ i: Int) -> UInt64 {
+            let v = Self.integer(d[(start + i * lengthSize)..<(start + (i + 1) * lengthSize)])
+            // Unlimited is all ones in the file's length size.
+            return lengthSize < 8 && v == (UInt64(1) << UInt64(8 * lengthSize)) - 1 ? UInt64.max : v
+        }
+        let dims = (0..<rank).map(field)
+        let max = flags & 1 != 0 ? (0..<rank).map { field(rank + $0) } : nil
+        return (dims, max)
     }
 }

@@ -28,6 +28,8 @@ struct HDF5StructureCheck {
     /// superblock extension's K message or libhdf5's defaults (leaf 4, internal 16; versions 2, 3).
     var groupLeafK = 0
     var groupInternalK = 0
+    /// Chunk B-trees' K: the superblock's (version 1), the extension's, or libhdf5's default 32.
+    var chunkInternalK = 32
 
     /// Checks the root group's object header, which libhdf5 loads while opening the file, and
     /// what it points to.
@@ -37,6 +39,9 @@ struct HDF5StructureCheck {
         self.raw = raw
         guard [2, 4, 8].contains(raw.offsetSize), [2, 4, 8].contains(raw.lengthSize) else { return }
         (groupLeafK, groupInternalK) = (raw.groupLeafK, raw.groupInternalK)
+        if raw.version == 1, let field = bytes(at: UInt64(raw.start + 24), count: 2) {
+            chunkInternalK = Int(Self.integer(field))
+        }
         if raw.version >= 2 {
             (groupLeafK, groupInternalK) = (4, 16)
             // Only a superblock whose checksum holds: libhdf5 refuses the others itself.
