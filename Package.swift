@@ -48,9 +48,10 @@ let package = Package(
         // Single-thread product timings against the weight-streaming floor (BENCHMARKS.md);
         // not a product: `swift run -c release kernelbench [H ...]`.
         .executableTarget(name: "kernelbench", dependencies: ["RNNRuntime", "CRNNKernels"]),
-        .testTarget(name: "RNNFormatTests", dependencies: ["RNNFormat", "CZlib"]),
+        .target(name: "_RNNKitTestSupport", path: "Tests/_RNNKitTestSupport"),
+        .testTarget(name: "RNNFormatTests", dependencies: ["_RNNKitTestSupport", "RNNFormat", "CZlib"]),
         .testTarget(name: "RNNRuntimeTests", dependencies: ["RNNRuntime", "RNNFormat"]),
-        .testTarget(name: "rnnconvertTests", dependencies: ["rnnconvert"]),
+        .testTarget(name: "rnnconvertTests", dependencies: ["rnnconvert", "_RNNKitTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RNNFormat
+import _RNNKitTestSupport
 
 /// An entry of fixtures/checkpoints/index.json.
 struct CheckpointEntry: Sendable, CustomStringConvertible {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RNNFormat
+import _RNNKitTestSupport
 
 /// Damaged copies of real checkpoints: whatever the bytes, reading returns or throws a typed
 /// error; it never traps (an out-of-range index or overflow would end the test process).

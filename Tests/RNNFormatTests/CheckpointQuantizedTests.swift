@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RNNFormat
+import _RNNKitTestSupport
 
 @Suite("Quantized checkpoints: layout decisions and refusals")
 struct CheckpointQuantizedTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RNNFormat
+import _RNNKitTestSupport
 
 @Suite("One lock serialises libhdf5")
 struct ConcurrencyTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RNNFormat
+import _RNNKitTestSupport
 
 /// One input a fuzzer found (fixtures/hostile/regressions/index.json).
 struct FuzzRegression: Sendable, CustomStringConvertible, Decodable {

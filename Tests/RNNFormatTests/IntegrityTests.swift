@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RNNFormat
+import _RNNKitTestSupport
 
 @Suite("Checksums, truncation and damaged files")
 struct IntegrityTests {

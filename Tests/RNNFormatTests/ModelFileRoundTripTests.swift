@@ -1,5 +1,6 @@
 import Testing
 @testable import RNNFormat
+import _RNNKitTestSupport
 
 @Suite("Model file write/read round trips")
 struct ModelFileRoundTripTests {

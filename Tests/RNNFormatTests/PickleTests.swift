@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RNNFormat
+import _RNNKitTestSupport
 
 /// Writes `bytes` to a fresh file and imports it as a PyTorch checkpoint.
 private func importArchive(_ bytes: [UInt8], limits: CheckpointLimits = CheckpointLimits()) throws -> ModelFile {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import RNNFormat
+import _RNNKitTestSupport
 
 /// A safetensors file from a header (JSON text, or raw bytes) and a data buffer.
 private func safetensors(header: [UInt8], data: [UInt8], declaredLength: UInt64? = nil) -> [UInt8] {

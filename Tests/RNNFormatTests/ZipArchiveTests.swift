@@ -6,6 +6,7 @@ import Darwin
 import Foundation
 import Testing
 @testable import RNNFormat
+import _RNNKitTestSupport
 
 /// Peak resident memory of this process so far, in bytes.
 private func peakResidentBytes() -> Int {

@@ -71,7 +71,7 @@ struct BadInputTests {
         #expect(output.shape == [3, 2, 7])
     }
 
-    /// Documented behaviour (README.security.md): NaN is not an error. As in PyTorch it
+    /// Documented behaviour (README.md, "Security"): NaN is not an error. As in PyTorch it
     /// propagates through the recurrence of the batch element it is in, from its step on, and
     /// leaves the other batch elements bit for bit unchanged.
     @Test("a NaN input propagates like PyTorch: its element from its step on, nothing else", arguments: [gru, lstm])

@@ -1,9 +1,10 @@
 import Foundation
 import RNNFormat
 import Testing
+import _RNNKitTestSupport
 
 /// `rnnconvert run` on inputs a user gets wrong: one `error:` line and exit status 1, never a
-/// trap; NaN is passed through as PyTorch does (README.security.md).
+/// trap; NaN is passed through as PyTorch does (README.md, "Security").
 @Suite("rnnconvert run: bad inputs")
 struct BadInputCLITests {
     static let fixtures = CLI.repositoryRoot + "/fixtures/float"

@@ -1,4 +1,5 @@
 import Foundation
+import _RNNKitTestSupport
 
 /// Runs the built `rnnconvert` binary, as a user would.
 enum CLI {
@@ -51,25 +52,5 @@ enum CLI {
         return Result(status: process.terminationStatus,
                       stdout: String(decoding: FileManager.default.contents(atPath: outPath) ?? Data(), as: UTF8.self),
                       stderr: String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self))
-    }
-}
-
-/// A fresh directory for one test, removed when the value goes away.
-final class TemporaryDirectory: Sendable {
-    let path: String
-
-    init() throws {
-        let template = FileManager.default.temporaryDirectory.appendingPathComponent("rnnconvert-test-XXXXXX").path
-        var bytes = Array(template.utf8CString)
-        guard let made = mkdtemp(&bytes) else { throw CocoaError(.fileWriteUnknown) }
-        path = String(cString: made)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func file(_ name: String) -> String { path + "/" + name }
-
-    func entries() -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import RNNFormat
 import Testing
+import _RNNKitTestSupport
 
 /// `rnnconvert export` end to end: PyTorch checkpoints to safetensors, then `run` on the result.
 @Suite("rnnconvert export")

@@ -1,6 +1,7 @@
 import Foundation
 import RNNFormat
 import Testing
+import _RNNKitTestSupport
 
 /// inspect, import and verify, run as the built binary.
 @Suite("rnnconvert inspect / import / verify")

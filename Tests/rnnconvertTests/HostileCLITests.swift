@@ -1,6 +1,7 @@
 import Foundation
 import RNNFormat
 import Testing
+import _RNNKitTestSupport
 
 /// The built `rnnconvert` on every committed hostile file, and on good inputs it must not touch.
 @Suite("rnnconvert on hostile files")

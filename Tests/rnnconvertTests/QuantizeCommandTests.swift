@@ -1,6 +1,7 @@
 import Foundation
 import RNNFormat
 import Testing
+import _RNNKitTestSupport
 
 /// `rnnconvert quantize` end to end: the built binary on the PyTorch fixtures.
 @Suite("rnnconvert quantize")

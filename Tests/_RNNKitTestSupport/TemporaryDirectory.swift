@@ -1,11 +1,11 @@
 import Foundation
 
 /// A fresh directory for one test, removed when the value goes away.
-final class TemporaryDirectory: Sendable {
-    let path: String
+public final class TemporaryDirectory: Sendable {
+    public let path: String
 
-    init() throws {
-        let template = FileManager.default.temporaryDirectory.appendingPathComponent("rnnformat-test-XXXXXX").path
+    public init() throws {
+        let template = FileManager.default.temporaryDirectory.appendingPathComponent("rnnkit-test-XXXXXX").path
         var bytes = Array(template.utf8CString)
         guard let made = mkdtemp(&bytes) else { throw CocoaError(.fileWriteUnknown) }
         path = String(cString: made)
@@ -14,10 +14,10 @@ final class TemporaryDirectory: Sendable {
     deinit { try? FileManager.default.removeItem(atPath: path) }
 
     /// A path inside the directory.
-    func file(_ name: String) -> String { path + "/" + name }
+    public func file(_ name: String) -> String { path + "/" + name }
 
     /// Names of the entries in the directory, sorted.
-    func entries() -> [String] {
+    public func entries() -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
     }
 }
