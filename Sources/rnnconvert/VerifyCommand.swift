@@ -5,7 +5,7 @@ import RNNFormat
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Check a model file: restricted profile, module validity and every tensor's sha256."
+        abstract: "Check a model file: restricted profile, module validity and every stored checksum (sha256 per tensor; CRC-32 of torch.save members)."
     )
 
     @Argument(help: "The model file.")
