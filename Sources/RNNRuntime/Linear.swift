@@ -93,6 +93,19 @@ public struct Linear: Sendable {
 }
 
 extension Linear {
+    /// Grows `workspace` to what `apply` needs for blocks of up to `rows` rows, so that calls
+    /// in a time loop never allocate.
+    func reserve(rows: Int, in workspace: inout LinearWorkspace) {
+        switch prepared {
+        case .float32:
+            break
+        case .int8(let matrix):
+            workspace.int8.reserve(activations: rows * matrix.paddedInFeatures, accumulators: 0)
+        case .affineInt8(let w):
+            workspace.int8.reserve(activations: rows * w.inFeatures, accumulators: rows * w.outFeatures)
+        }
+    }
+
     /// PyTorch's dynamic int8 product: one activation scale from the block's range
     /// (`ActivationQuantization`), quantization to u8, then the packed kernel with the fused
     /// `fmaf` epilogue. Bit-identical to `Int8Weights.apply` for symmetric weights.

@@ -97,9 +97,9 @@ extension RecurrentWeights {
     }
 
     /// Checks `lengths` and returns the plan of each independent call.
-    func plans(layout: CallLayout, inputRank: Int, lengths: [Int]?) throws -> [SequencePlan] {
+    func plans(layout: CallLayout, inputRank: Int, lengths: [Int]?) throws -> SlicePlans {
         guard let lengths else {
-            return [SequencePlan(steps: layout.steps, batch: layout.batch, lengths: nil)]
+            return .shared(SequencePlan(steps: layout.steps, batch: layout.batch, lengths: nil))
         }
         if config.kind.isCell {
             throw RNNRuntimeError.unsupported(module: label, message: "lengths apply to sequence modules only, not to \(config.kind.rawValue)")
@@ -116,9 +116,12 @@ extension RecurrentWeights {
             throw RNNRuntimeError.invalidLengths(module: label,
                                                  message: "expected every length in 1...\(layout.steps) (the sequence length), found \(lengths[bad]) at index \(bad)")
         }
-        return stride(from: 0, to: lengths.count, by: batch).map {
-            SequencePlan(steps: layout.steps, batch: batch, lengths: lengths[$0..<$0 + batch])
+        if lengths.count == batch {
+            return .shared(SequencePlan(steps: layout.steps, batch: batch, lengths: lengths[...]))
         }
+        return .perSlice(stride(from: 0, to: lengths.count, by: batch).map {
+            SequencePlan(steps: layout.steps, batch: batch, lengths: lengths[$0..<$0 + batch])
+        })
     }
 
     /// Runs the module on `input` with PyTorch's semantics for its class.
@@ -129,34 +132,49 @@ extension RecurrentWeights {
     ///   - h0: initial hidden state, zeros when nil.
     ///   - c0: initial cell state (LSTM kinds), zeros when nil.
     ///   - lengths: valid steps per batch element (B values, or V·B with a leading V).
-    /// - Throws: `RNNRuntimeError` naming the argument, the expected and the actual shape.
     ///   - stateNames: how errors name `h0` and `c0`.
-    func run(input: Tensor, h0: Tensor?, c0: Tensor?, lengths: [Int]?, stateNames: StateNames = .initial) throws -> ModuleOutput {
+    ///   - scratch: a workspace from an earlier call (a stream's), used when it fits this call
+    ///     and replaced by a new one when it does not; nil for a workspace of this call only.
+    /// - Throws: `RNNRuntimeError` naming the argument, the expected and the actual shape.
+    func run(
+        input: Tensor, h0: Tensor?, c0: Tensor?, lengths: [Int]?, stateNames: StateNames = .initial,
+        scratch: inout RecurrenceWorkspace?
+    ) throws -> ModuleOutput {
         let layout = try layout(input: input.shape, h0: h0?.shape, c0: c0?.shape, stateNames: stateNames)
         let plans = try plans(layout: layout, inputRank: input.rank, lengths: lengths)
+        let tokens = plans.maximumTokens
+        let lanes = directionLanes(tokens: tokens)
+        if !(scratch?.fits(self, tokens: tokens, batch: layout.batch, lanes: lanes) ?? false) {
+            scratch = RecurrenceWorkspace(weights: self, tokens: tokens, batch: layout.batch, lanes: lanes)
+        }
+        guard let workspace = scratch else { preconditionFailure("workspace assigned above") }
         let sigmoidBlock = PyTorchCPUCapability.current.sigmoidBlock
         switch config.kind.family {
-        case .gru: return run(GRUMath(sigmoidBlock: sigmoidBlock), input: input, h0: h0, c0: c0, layout: layout, plans: plans)
-        case .lstm: return run(LSTMMath(sigmoidBlock: sigmoidBlock), input: input, h0: h0, c0: c0, layout: layout, plans: plans)
+        case .gru: return run(GRUMath(sigmoidBlock: sigmoidBlock), input: input, h0: h0, c0: c0, layout: layout, plans: plans, workspace: workspace)
+        case .lstm: return run(LSTMMath(sigmoidBlock: sigmoidBlock), input: input, h0: h0, c0: c0, layout: layout, plans: plans, workspace: workspace)
         case .rnn:
             switch config.nonlinearity {
-            case .tanh: return run(TanhRNNMath(), input: input, h0: h0, c0: c0, layout: layout, plans: plans)
-            case .relu: return run(ReLURNNMath(), input: input, h0: h0, c0: c0, layout: layout, plans: plans)
+            case .tanh: return run(TanhRNNMath(), input: input, h0: h0, c0: c0, layout: layout, plans: plans, workspace: workspace)
+            case .relu: return run(ReLURNNMath(), input: input, h0: h0, c0: c0, layout: layout, plans: plans, workspace: workspace)
             }
         }
     }
 
+    /// `run(input:h0:c0:lengths:stateNames:scratch:)` with a workspace for this call only.
+    func run(input: Tensor, h0: Tensor?, c0: Tensor?, lengths: [Int]?, stateNames: StateNames = .initial) throws -> ModuleOutput {
+        var scratch: RecurrenceWorkspace?
+        return try run(input: input, h0: h0, c0: c0, lengths: lengths, stateNames: stateNames, scratch: &scratch)
+    }
+
     private func run<M: CellMath>(
-        _ math: M, input: Tensor, h0: Tensor?, c0: Tensor?, layout: CallLayout, plans: [SequencePlan]
+        _ math: M, input: Tensor, h0: Tensor?, c0: Tensor?, layout: CallLayout, plans: SlicePlans,
+        workspace: RecurrenceWorkspace
     ) -> ModuleOutput {
         // Absent arguments and results are empty arrays, passed on as nil pointers.
         var output = [Float](repeating: 0, count: layout.outputShape?.reduce(1, *) ?? 0)
         var h = [Float](repeating: 0, count: layout.hShape.reduce(1, *))
         var c = [Float](repeating: 0, count: layout.cShape?.reduce(1, *) ?? 0)
         let h0 = h0?.scalars ?? [], c0 = c0?.scalars ?? []
-        let tokens = plans.map(\.tokens).max() ?? 0
-        var workspace = RecurrenceWorkspace(config: config, tokens: tokens, batch: layout.batch,
-                                            lanes: directionLanes(tokens: tokens))
         input.scalars.withUnsafeBufferPointer { x in
             h0.withUnsafeBufferPointer { h0 in
                 c0.withUnsafeBufferPointer { c0 in
@@ -172,7 +190,7 @@ extension RecurrentWeights {
                                         output: output.isEmpty ? nil : output.baseAddress! + slice * layout.outputSliceCount,
                                         hN: h.baseAddress! + slice * layout.hSliceCount,
                                         cN: c.isEmpty ? nil : c.baseAddress! + slice * layout.cSliceCount)
-                                    runSlice(math, plan: plans[plans.count == 1 ? 0 : slice], buffers: buffers, workspace: &workspace)
+                                    runSlice(math, plan: plans[slice], buffers: buffers, workspace: workspace)
                                 }
                             }
                         }

@@ -3,29 +3,53 @@ import Dispatch
 /// Which tokens of a (T, B) batch are valid and in which order the driver visits them.
 ///
 /// Like PyTorch's packed sequences, batch elements are visited sorted by decreasing length
-/// (stable), so the rows active at time `t` are the first `counts[t]` rows of the sorted state
-/// and the recurrent product covers exactly them with no gather. Valid tokens are stored
-/// time-major in that sorted order: token `(t, k)` is row `offsets[t] + k`.
+/// (stable), so the rows active at time `t` are the first `activeRows(at: t)` rows of the sorted
+/// state and the recurrent product covers exactly them with no gather. Valid tokens are stored
+/// time-major in that sorted order: token `(t, k)` is row `firstToken(at: t) + k`.
+///
+/// When every element is full length (no `lengths`, the common case and every streaming call)
+/// the plan is arithmetic and allocates nothing.
 struct SequencePlan: Sendable {
     let steps: Int
     let batch: Int
-    /// Sorted position `k` holds batch element `order[k]`.
-    let order: [Int]
-    /// Active rows at each time step.
-    let counts: [Int]
-    /// First token row of each time step; `offsets[steps]` is the number of valid tokens.
-    let offsets: [Int]
+    /// Nil when every element is full length: identity order, `batch` rows at every step.
+    private let packing: Packing?
 
-    var tokens: Int { offsets[steps] }
+    /// The sorted order and per-step counts of a batch with different lengths.
+    private final class Packing: Sendable {
+        /// Sorted position `k` holds batch element `order[k]`.
+        let order: [Int]
+        /// Active rows at each time step.
+        let counts: [Int]
+        /// First token row of each time step; `offsets[steps]` is the number of valid tokens.
+        let offsets: [Int]
+
+        init(order: [Int], counts: [Int], offsets: [Int]) {
+            self.order = order
+            self.counts = counts
+            self.offsets = offsets
+        }
+    }
+
+    /// Valid tokens of the call.
+    var tokens: Int { packing.map { $0.offsets[steps] } ?? steps * batch }
+
+    /// The batch element at sorted position `k`.
+    @inline(__always) func element(_ k: Int) -> Int { packing.map { $0.order[k] } ?? k }
+    /// Rows active at time `t`: the first ones in sorted order.
+    @inline(__always) func activeRows(at t: Int) -> Int { packing.map { $0.counts[t] } ?? batch }
+    /// The token row of sorted position 0 at time `t`.
+    @inline(__always) func firstToken(at t: Int) -> Int { packing.map { $0.offsets[t] } ?? t * batch }
+    /// Every element full length: tokens are the (T, B) input rows in order.
+    var isFull: Bool { packing == nil }
 
     /// - Parameter lengths: per batch element, each in 1...steps; nil when every element is full.
     init(steps: Int, batch: Int, lengths: ArraySlice<Int>?) {
         self.steps = steps
         self.batch = batch
-        guard let lengths else {
-            order = Array(0..<batch)
-            counts = Array(repeating: batch, count: steps)
-            offsets = (0...steps).map { $0 * batch }
+        guard let lengths, lengths.contains(where: { $0 != steps }) else {
+            if let lengths { precondition(lengths.count == batch) }
+            packing = nil
             return
         }
         precondition(lengths.count == batch && lengths.allSatisfy { $0 >= 1 && $0 <= steps })
@@ -34,15 +58,35 @@ struct SequencePlan: Sendable {
             let la = lengths[base + a], lb = lengths[base + b]
             return la != lb ? la > lb : a < b
         }
-        order = sorted
         var counts = [Int](repeating: 0, count: steps)
         for length in lengths {
             for t in 0..<length { counts[t] += 1 }
         }
-        self.counts = counts
         var offsets = [0]
         for t in 0..<steps { offsets.append(offsets[t] + counts[t]) }
-        self.offsets = offsets
+        packing = Packing(order: sorted, counts: counts, offsets: offsets)
+    }
+}
+
+/// The plans of a call's independent slices: one shared by all (no lengths, or B lengths), or
+/// one per slice (V·B lengths).
+enum SlicePlans: Sendable {
+    case shared(SequencePlan)
+    case perSlice([SequencePlan])
+
+    subscript(slice: Int) -> SequencePlan {
+        switch self {
+        case .shared(let plan): plan
+        case .perSlice(let plans): plans[slice]
+        }
+    }
+
+    /// The most valid tokens of any slice: what the workspace is sized for.
+    var maximumTokens: Int {
+        switch self {
+        case .shared(let plan): plan.tokens
+        case .perSlice(let plans): plans.map(\.tokens).max() ?? 0
+        }
     }
 }
 
@@ -62,11 +106,15 @@ struct SliceBuffers {
 
 /// Scratch for one call, allocated once before the loops and carved into regions: two
 /// ping-pong layer buffers, then one set of per-direction scratch per lane (directions that
-/// run at the same time need their own).
-struct RecurrenceWorkspace {
-    var storage: [Float]
-    /// One per lane.
-    var linear: [LinearWorkspace]
+/// run at the same time need their own), and one `LinearWorkspace` per lane with its int8
+/// buffers already at their largest size, so no product allocates.
+///
+/// A class over raw memory: the driver reaches it through pointers, the time loop neither
+/// retains nor copies it, and a stream can keep one from call to call (`StreamingState`).
+/// `@unchecked Sendable` because one call at a time uses it: a call either makes its own or
+/// takes a stream's after checking that it holds the only reference; the two directions of a
+/// bidirectional layer use disjoint lanes of it (see `ConcurrentDirections`).
+final class RecurrenceWorkspace: @unchecked Sendable {
     let layerWidth: Int
     let gateWidth: Int
     let tokens: Int
@@ -75,12 +123,23 @@ struct RecurrenceWorkspace {
     let stateWidth: Int
     /// Directions run at the same time: 2 for a bidirectional module allowed two threads, else 1.
     let lanes: Int
+    /// `2 · tokens · layerWidth + lanes · laneCount` floats, not zero-filled: every region is
+    /// written before it is read (gathered input, products, initial h and c, cell outputs), and
+    /// zeroing megabytes per call showed in profiles.
+    let storage: UnsafeMutablePointer<Float>
+    /// One per lane.
+    let linear: UnsafeMutablePointer<LinearWorkspace>
 
     /// Floats of one lane: input gates, hidden gates, h, c, h before projection.
     var laneCount: Int { tokens * gateWidth + batch * gateWidth + batch * stateWidth + 2 * batch * hidden }
 
-    /// Sized for calls of at most `tokens` valid tokens over `batch` elements.
-    init(config: ModuleConfig, tokens: Int, batch: Int, lanes: Int = 1) {
+    /// The weights it was sized for (its int8 buffers depend on their shapes).
+    let owner: ObjectIdentifier
+
+    /// Sized for calls of `weights` over at most `tokens` valid tokens of `batch` elements.
+    init(weights: RecurrentWeights, tokens: Int, batch: Int, lanes: Int) {
+        let config = weights.config
+        owner = weights.identity
         layerWidth = max(config.inputSize, config.numDirections * config.outputSize)
         gateWidth = config.gateRows
         self.tokens = tokens
@@ -88,12 +147,37 @@ struct RecurrenceWorkspace {
         hidden = config.hiddenSize
         stateWidth = config.outputSize
         self.lanes = lanes
-        linear = Array(repeating: LinearWorkspace(), count: lanes)
-        // Not zero-filled: every region is written before it is read (gathered input, products,
-        // initial h and c, cell outputs), and zeroing megabytes per call showed in profiles.
-        storage = []
-        let count = 2 * tokens * layerWidth + lanes * laneCount
-        storage = [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
+        let count = 2 * tokens * layerWidth + lanes * (tokens * gateWidth + batch * gateWidth + batch * stateWidth + 2 * batch * hidden)
+        storage = .allocate(capacity: max(count, 1))
+        var prototype = LinearWorkspace()
+        for layer in weights.layers {
+            for direction in layer {
+                direction.inputProduct.reserve(rows: tokens, in: &prototype)
+                direction.hiddenProduct.reserve(rows: batch, in: &prototype)
+                direction.projection?.reserve(rows: batch, in: &prototype)
+            }
+        }
+        linear = .allocate(capacity: lanes)
+        linear.initialize(to: prototype)
+        // Each lane gets its own buffers (a copy would share them until the first write).
+        for lane in 1..<max(lanes, 1) {
+            var own = LinearWorkspace()
+            own.int8.reserve(activations: prototype.int8.activations.count, accumulators: prototype.int8.accumulators.count)
+            (linear + lane).initialize(to: own)
+        }
+    }
+
+    deinit {
+        linear.deinitialize(count: lanes)
+        linear.deallocate()
+        storage.deallocate()
+    }
+
+    /// Whether this workspace serves a call of `weights` over `tokens` tokens of `batch` elements
+    /// with `lanes` lanes (a stream reuses its workspace while this holds).
+    func fits(_ weights: RecurrentWeights, tokens: Int, batch: Int, lanes: Int) -> Bool {
+        tokens <= self.tokens && batch == self.batch && lanes == self.lanes
+            && owner == weights.identity
     }
 }
 
@@ -119,7 +203,7 @@ extension RecurrentWeights {
     /// activation scales at exactly these calls. With two lanes the two directions of a layer
     /// run on two threads; they read the same input and write disjoint columns of the output.
     func runSlice<M: CellMath>(
-        _ math: M, plan: SequencePlan, buffers b: SliceBuffers, workspace ws: inout RecurrenceWorkspace
+        _ math: M, plan: SequencePlan, buffers b: SliceBuffers, workspace ws: RecurrenceWorkspace
     ) {
         let steps = plan.steps, batch = plan.batch, tokens = plan.tokens
         let inputSize = config.inputSize, hidden = config.hiddenSize, out = config.outputSize
@@ -128,119 +212,114 @@ extension RecurrentWeights {
         let capacity = ws.tokens, laneCount = ws.laneCount, lanes = ws.lanes
         precondition(tokens <= capacity && batch <= ws.batch, "workspace too small for the call")
         let projecting = config.projSize > 0
+        let linearWorkspaces = ws.linear
+        let base = ws.storage
+        var bufferA = base
+        var bufferB = bufferA + capacity * layerWidth
+        let laneBase = bufferB + capacity * layerWidth
 
-        ws.linear.withUnsafeMutableBufferPointer { linearBuffer in
-            let linearWorkspaces = linearBuffer
-            ws.storage.withUnsafeMutableBufferPointer { storage in
-                let base = storage.baseAddress!
-                var bufferA = base
-                var bufferB = bufferA + capacity * layerWidth
-                let laneBase = bufferB + capacity * layerWidth
+        // Time-major input with every element full length is already in the driver's token
+        // order: the first layer reads it in place and the last writes the output in place
+        // (gathering and scattering cost ~10% of a batched call).
+        let inPlace = !b.batchFirst && plan.isFull
+        if !inPlace {
+            // Gather the valid tokens of the input, time-major in sorted order.
+            for t in 0..<steps {
+                for k in 0..<plan.activeRows(at: t) {
+                    let element = plan.element(k)
+                    let source = b.input + (b.batchFirst ? element * steps + t : t * batch + element) * inputSize
+                    (bufferA + (plan.firstToken(at: t) + k) * inputSize).update(from: source, count: inputSize)
+                }
+            }
+        }
+        let lastLayer = config.numLayers - 1
+        var wroteOutput = false
 
-                // Time-major input with every element full length is already in the driver's token
-                // order: the first layer reads it in place and the last writes the output in place
-                // (gathering and scattering cost ~10% of a batched call).
-                let inPlace = !b.batchFirst && tokens == steps * batch && plan.order.elementsEqual(0..<batch)
-                if !inPlace {
-                    // Gather the valid tokens of the input, time-major in sorted order.
-                    for t in 0..<steps {
-                        for k in 0..<plan.counts[t] {
-                            let element = plan.order[k]
-                            let source = b.input + (b.batchFirst ? element * steps + t : t * batch + element) * inputSize
-                            (bufferA + (plan.offsets[t] + k) * inputSize).update(from: source, count: inputSize)
-                        }
+        for layer in 0..<config.numLayers {
+            let inWidth = config.layerInputSize(layer)
+            let x = UnsafeBufferPointer(start: layer == 0 && inPlace ? b.input : UnsafePointer(bufferA),
+                                        count: tokens * inWidth)
+            let output: UnsafeMutablePointer<Float>
+            if layer == lastLayer, inPlace, let final = b.output {
+                output = final
+                wroteOutput = true
+            } else {
+                output = bufferB
+            }
+
+            /// One direction of this layer with lane `lane`'s scratch.
+            func runDirection(_ direction: Int, lane: Int) {
+                let gates = laneBase + lane * laneCount
+                let hiddenGates = gates + capacity * gateWidth
+                let h = hiddenGates + batch * gateWidth
+                let c = h + batch * out
+                let hFull = c + batch * hidden
+                let weights = layers[layer][direction]
+                let stateIndex = layer * directions + direction
+                weights.inputProduct.apply(x, rows: tokens, into: UnsafeMutableBufferPointer(start: gates, count: tokens * gateWidth),
+                                           workspace: &(linearWorkspaces + lane).pointee)
+                for k in 0..<batch {
+                    let element = plan.element(k)
+                    let hRow = h + k * out, cRow = c + k * hidden
+                    if let h0 = b.h0 {
+                        hRow.update(from: h0 + (stateIndex * batch + element) * out, count: out)
+                    } else {
+                        hRow.update(repeating: 0, count: out)
+                    }
+                    if let c0 = b.c0 {
+                        cRow.update(from: c0 + (stateIndex * batch + element) * hidden, count: hidden)
+                    } else {
+                        cRow.update(repeating: 0, count: hidden)
                     }
                 }
-                let lastLayer = config.numLayers - 1
-                var wroteOutput = false
 
-                for layer in 0..<config.numLayers {
-                    let inWidth = config.layerInputSize(layer)
-                    let x = UnsafeBufferPointer(start: layer == 0 && inPlace ? b.input : UnsafePointer(bufferA),
-                                                count: tokens * inWidth)
-                    let output: UnsafeMutablePointer<Float>
-                    if layer == lastLayer, inPlace, let final = b.output {
-                        output = final
-                        wroteOutput = true
-                    } else {
-                        output = bufferB
+                for step in 0..<steps {
+                    let t = direction == 0 ? step : steps - 1 - step
+                    let active = plan.activeRows(at: t)
+                    let first = plan.firstToken(at: t)
+                    weights.hiddenProduct.apply(UnsafeBufferPointer(start: h, count: active * out), rows: active,
+                                                into: UnsafeMutableBufferPointer(start: hiddenGates, count: active * gateWidth),
+                                                workspace: &(linearWorkspaces + lane).pointee)
+                    for k in 0..<active {
+                        math.update(gi: gates + (first + k) * gateWidth, gh: hiddenGates + k * gateWidth,
+                                    hPrev: h + k * out, hOut: projecting ? hFull + k * hidden : h + k * out,
+                                    c: c + k * hidden, hidden: hidden)
                     }
-
-                    /// One direction of this layer with lane `lane`'s scratch.
-                    func runDirection(_ direction: Int, lane: Int) {
-                        let gates = laneBase + lane * laneCount
-                        let hiddenGates = gates + capacity * gateWidth
-                        let h = hiddenGates + batch * gateWidth
-                        let c = h + batch * out
-                        let hFull = c + batch * hidden
-                        let weights = layers[layer][direction]
-                        let stateIndex = layer * directions + direction
-                        weights.inputProduct.apply(x, rows: tokens, into: UnsafeMutableBufferPointer(start: gates, count: tokens * gateWidth),
-                                                   workspace: &linearWorkspaces[lane])
-                        for k in 0..<batch {
-                            let element = plan.order[k]
-                            let hRow = h + k * out, cRow = c + k * hidden
-                            if let h0 = b.h0 {
-                                hRow.update(from: h0 + (stateIndex * batch + element) * out, count: out)
-                            } else {
-                                hRow.update(repeating: 0, count: out)
-                            }
-                            if let c0 = b.c0 {
-                                cRow.update(from: c0 + (stateIndex * batch + element) * hidden, count: hidden)
-                            } else {
-                                cRow.update(repeating: 0, count: hidden)
-                            }
-                        }
-
-                        for step in 0..<steps {
-                            let t = direction == 0 ? step : steps - 1 - step
-                            let active = plan.counts[t]
-                            let first = plan.offsets[t]
-                            weights.hiddenProduct.apply(UnsafeBufferPointer(start: h, count: active * out), rows: active,
-                                                        into: UnsafeMutableBufferPointer(start: hiddenGates, count: active * gateWidth),
-                                                        workspace: &linearWorkspaces[lane])
-                            for k in 0..<active {
-                                math.update(gi: gates + (first + k) * gateWidth, gh: hiddenGates + k * gateWidth,
-                                            hPrev: h + k * out, hOut: projecting ? hFull + k * hidden : h + k * out,
-                                            c: c + k * hidden, hidden: hidden)
-                            }
-                            if let projection = weights.projection {
-                                projection.apply(UnsafeBufferPointer(start: hFull, count: active * hidden), rows: active,
-                                                 into: UnsafeMutableBufferPointer(start: h, count: active * out),
-                                                 workspace: &linearWorkspaces[lane])
-                            }
-                            for k in 0..<active {
-                                (output + (first + k) * layerOutWidth + direction * out).update(from: h + k * out, count: out)
-                            }
-                        }
-
-                        for k in 0..<batch {
-                            let element = plan.order[k]
-                            (b.hN + (stateIndex * batch + element) * out).update(from: h + k * out, count: out)
-                            if let cN = b.cN {
-                                (cN + (stateIndex * batch + element) * hidden).update(from: c + k * hidden, count: hidden)
-                            }
-                        }
+                    if let projection = weights.projection {
+                        projection.apply(UnsafeBufferPointer(start: hFull, count: active * hidden), rows: active,
+                                         into: UnsafeMutableBufferPointer(start: h, count: active * out),
+                                         workspace: &(linearWorkspaces + lane).pointee)
                     }
-
-                    if lanes == 2 && directions == 2 {
-                        let job = ConcurrentDirections { direction in runDirection(direction, lane: direction) }
-                        DispatchQueue.concurrentPerform(iterations: 2) { job.run($0) }
-                    } else {
-                        for direction in 0..<directions { runDirection(direction, lane: 0) }
+                    for k in 0..<active {
+                        (output + (first + k) * layerOutWidth + direction * out).update(from: h + k * out, count: out)
                     }
-                    swap(&bufferA, &bufferB)
                 }
 
-                // Scatter the last layer's output back to (T, B) or (B, T); padding stays zero.
-                if let output = b.output, !wroteOutput {
-                    for t in 0..<steps {
-                        for k in 0..<plan.counts[t] {
-                            let element = plan.order[k]
-                            let target = output + (b.batchFirst ? element * steps + t : t * batch + element) * layerOutWidth
-                            target.update(from: bufferA + (plan.offsets[t] + k) * layerOutWidth, count: layerOutWidth)
-                        }
+                for k in 0..<batch {
+                    let element = plan.element(k)
+                    (b.hN + (stateIndex * batch + element) * out).update(from: h + k * out, count: out)
+                    if let cN = b.cN {
+                        (cN + (stateIndex * batch + element) * hidden).update(from: c + k * hidden, count: hidden)
                     }
+                }
+            }
+
+            if lanes == 2 && directions == 2 {
+                let job = ConcurrentDirections { direction in runDirection(direction, lane: direction) }
+                DispatchQueue.concurrentPerform(iterations: 2) { job.run($0) }
+            } else {
+                for direction in 0..<directions { runDirection(direction, lane: 0) }
+            }
+            swap(&bufferA, &bufferB)
+        }
+
+        // Scatter the last layer's output back to (T, B) or (B, T); padding stays zero.
+        if let output = b.output, !wroteOutput {
+            for t in 0..<steps {
+                for k in 0..<plan.activeRows(at: t) {
+                    let element = plan.element(k)
+                    let target = output + (b.batchFirst ? element * steps + t : t * batch + element) * layerOutWidth
+                    target.update(from: bufferA + (plan.firstToken(at: t) + k) * layerOutWidth, count: layerOutWidth)
                 }
             }
         }

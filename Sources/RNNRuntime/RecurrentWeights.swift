@@ -25,6 +25,9 @@ struct RecurrentWeights: Sendable {
     /// Indexed `[layer][direction]`; cells have one layer and one direction.
     let layers: [[DirectionWeights]]
 
+    /// Tells one module's prepared weights from another's (workspaces are sized for them).
+    var identity: ObjectIdentifier { ObjectIdentifier(layers[0][0]) }
+
     /// Validates `record` and prepares its products.
     ///
     /// - Throws: `RNNFormatError` when the parameters do not match the hyperparameters.

@@ -8,10 +8,23 @@ public struct StreamingState: Sendable, Hashable {
     public var h: Tensor
     /// LSTM kinds only.
     public var c: Tensor?
+    /// The stream's workspace, kept from one step to the next so that a step allocates only
+    /// its results. Not part of the value: `==` and hashing ignore it, and a step uses it only
+    /// while this state holds the sole reference (copies of a state never share it at once).
+    var scratch: RecurrenceWorkspace?
 
     public init(h: Tensor, c: Tensor? = nil) {
         self.h = h
         self.c = c
+    }
+
+    public static func == (a: StreamingState, b: StreamingState) -> Bool {
+        a.h == b.h && a.c == b.c
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(h)
+        hasher.combine(c)
     }
 }
 
@@ -40,8 +53,14 @@ extension ModuleCore {
         if state.c == nil && record.config.kind.hasCellState {
             throw RNNRuntimeError.unsupported(module: weights.label, message: "state.c is missing; an \(record.config.kind.rawValue) state carries h and c")
         }
-        let result = try weights.run(input: chunk, h0: state.h, c0: state.c, lengths: nil, stateNames: .streaming)
-        state = StreamingState(h: result.h, c: result.c)
+        // Take the kept workspace only when no copy of the state shares it.
+        var scratch: RecurrenceWorkspace?
+        if isKnownUniquelyReferenced(&state.scratch) { swap(&scratch, &state.scratch) }
+        let result = try weights.run(input: chunk, h0: state.h, c0: state.c, lengths: nil, stateNames: .streaming,
+                                     scratch: &scratch)
+        state.h = result.h
+        state.c = result.c
+        state.scratch = scratch
         return result.output ?? result.h
     }
 }

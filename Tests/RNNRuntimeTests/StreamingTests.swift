@@ -85,4 +85,55 @@ struct StreamingTests {
             (error as? RNNRuntimeError) == .shapeMismatch(module: "GRU", argument: "state.h", expected: "(1, 2, 3)", actual: [1, 4, 3])
         }
     }
+
+    /// A state keeps its workspace between steps; copies must still be independent values,
+    /// also when both continue at the same time.
+    @Test func copiesOfAStateContinueIndependently() async throws {
+        var generator = SplitMix64(seed: 11)
+        let gru = try GRU(inputSize: 3, hiddenSize: 6, numLayers: 2, using: &generator)
+        func chunk(_ seed: Float) -> Tensor {
+            Tensor(shape: [1, 3], scalars: [seed, -seed / 2, seed / 3])
+        }
+        var state = gru.initialState()
+        _ = try gru.step(chunk(0.5), state: &state)
+        let fork = state
+        async let left: (Tensor, StreamingState) = {
+            var s = fork
+            var out = Tensor(zeros: [1])
+            for t in 0..<50 { out = try gru.step(chunk(Float(t) / 50), state: &s) }
+            return (out, s)
+        }()
+        async let right: (Tensor, StreamingState) = {
+            var s = fork
+            var out = Tensor(zeros: [1])
+            for t in 0..<50 { out = try gru.step(chunk(-Float(t) / 50), state: &s) }
+            return (out, s)
+        }()
+        let (l, r) = try await (left, right)
+        // The same continuations as whole calls from the forked h.
+        let leftInput = Tensor.concatenate((0..<50).map { chunk(Float($0) / 50) }, along: 0)
+        let rightInput = Tensor.concatenate((0..<50).map { chunk(-Float($0) / 50) }, along: 0)
+        let wholeLeft = try gru(leftInput, fork.h), wholeRight = try gru(rightInput, fork.h)
+        #expect(l.1.h == wholeLeft.hN && r.1.h == wholeRight.hN)
+        #expect(l.0 == wholeLeft.output.slice(along: 0, 49..<50))
+        #expect(l.1.h != r.1.h)
+        #expect(state == fork, "stepping the copies left the original alone")
+    }
+
+    /// One state carried through modules of different sizes (same h shape) refits its workspace.
+    @Test func aStateMovesBetweenModules() throws {
+        var generator = SplitMix64(seed: 12)
+        let small = try GRU(inputSize: 2, hiddenSize: 4, using: &generator)
+        let large = try GRU(inputSize: 40, hiddenSize: 4, using: &generator)
+        var state = small.initialState()
+        _ = try small.step(Tensor(shape: [3, 2], scalars: (0..<6).map { Float($0) / 6 }), state: &state)
+        let before = state.h
+        let x = Tensor(shape: [5, 40], scalars: (0..<200).map { Float($0 % 7) / 7 - 0.4 })
+        let streamed = try large.step(x, state: &state)
+        let whole = try large(x, before)
+        #expect(streamed == whole.output && state.h == whole.hN)
+        let y = Tensor(shape: [1, 2], scalars: [0.3, -0.2])
+        let back = try small.step(y, state: &state)
+        #expect(back == (try small(y, whole.hN)).output)
+    }
 }
