@@ -2,17 +2,26 @@
 #include <string.h>
 
 #define NR CRNN_F32_PANEL
+#define GP CRNN_F32_GROUP
 
 size_t crnn_f32_packed_count(size_t n, size_t k) { return crnn_round_up(n, NR) * k; }
+
+/* Panel p's weights of column 0; column c's are at c * (*ld). Panels of one group share ld. */
+static inline size_t f32_panel_offset(size_t p, size_t k, size_t panels, size_t *ld) {
+    const size_t g0 = p / GP * GP;
+    *ld = (panels - g0 < GP ? panels - g0 : GP) * NR;
+    return g0 * NR * k + (p - g0) * NR;
+}
 
 void crnn_f32_pack(const float *w, size_t n, size_t k, size_t ldw, float *packed) {
     const size_t panels = crnn_round_up(n, NR) / NR;
     for (size_t p = 0; p < panels; ++p) {
-        float *dst = packed + p * NR * k;
+        size_t ld;
+        float *dst = packed + f32_panel_offset(p, k, panels, &ld);
         for (size_t c = 0; c < k; ++c) {
             for (size_t j = 0; j < NR; ++j) {
                 const size_t row = p * NR + j;
-                dst[c * NR + j] = row < n ? w[row * ldw + c] : 0.0f;
+                dst[c * ld + j] = row < n ? w[row * ldw + c] : 0.0f;
             }
         }
     }
@@ -31,7 +40,8 @@ static void f32_gemm_portable(const float *x, size_t rows, size_t ldx, const flo
     float btmp[NR];
     for (size_t p = 0; p < panels; ++p) {
         const size_t j0 = p * NR, nj = n - j0 < NR ? n - j0 : NR;
-        const float *pp = packed + p * NR * k;
+        size_t ld;
+        const float *pp = packed + f32_panel_offset(p, k, panels, &ld);
         const float *b = crnn_panel_bias(bias, j0, nj, btmp);
         for (size_t r = 0; r < rows; ++r) {
             const float *xr = x + r * ldx;
@@ -39,7 +49,7 @@ static void f32_gemm_portable(const float *x, size_t rows, size_t ldx, const flo
             for (size_t j = 0; j < NR; ++j) acc[j] = b[j];
             for (size_t c = 0; c < k; ++c) {
                 const float xv = xr[c];
-                const float *w = pp + c * NR;
+                const float *w = pp + c * ld;
                 for (size_t j = 0; j < NR; ++j) acc[j] += xv * w[j];
             }
             memcpy(y + r * ldy + j0, acc, nj * sizeof(float));
@@ -66,9 +76,9 @@ CRNN_AVX2 CRNN_INLINE void f32_store_avx2(float *dst, size_t nj, __m256 a0, __m2
     }
 }
 
-/* One row against `np` (1..4) consecutive panels starting at panel p. */
+/* One row against `np` (1..4) consecutive panels of one group starting at panel p. */
 CRNN_AVX2 CRNN_INLINE void f32_row_panels_avx2(const int np, const float *x, const float *packed, size_t p,
-                                              size_t n, size_t k, const float *bias, float *y) {
+                                              size_t panels, size_t n, size_t k, const float *bias, float *y) {
     __m256 a0[4], a1[4];
     float btmp[4][NR];
     for (int q = 0; q < np; ++q) {
@@ -77,11 +87,12 @@ CRNN_AVX2 CRNN_INLINE void f32_row_panels_avx2(const int np, const float *x, con
         a0[q] = _mm256_loadu_ps(b);
         a1[q] = _mm256_loadu_ps(b + 8);
     }
-    const float *pp = packed + p * NR * k;
+    size_t ld;
+    const float *pp = packed + f32_panel_offset(p, k, panels, &ld);
     for (size_t c = 0; c < k; ++c) {
         const __m256 xv = _mm256_broadcast_ss(x + c);
         for (int q = 0; q < np; ++q) {
-            const float *w = pp + q * NR * k + c * NR;
+            const float *w = pp + c * ld + q * NR;
             a0[q] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w), a0[q]);
             a1[q] = _mm256_fmadd_ps(xv, _mm256_loadu_ps(w + 8), a1[q]);
         }
@@ -92,14 +103,14 @@ CRNN_AVX2 CRNN_INLINE void f32_row_panels_avx2(const int np, const float *x, con
     }
 }
 
-/* MR rows (2..4) against one panel. */
-CRNN_AVX2 CRNN_INLINE void f32_tile_avx2(const int mr, const float *x, size_t ldx, const float *pp,
+/* MR rows (2..4) against one panel (column c at pp + c * ld). */
+CRNN_AVX2 CRNN_INLINE void f32_tile_avx2(const int mr, const float *x, size_t ldx, const float *pp, size_t ld,
                                         size_t k, const float *b, float *y, size_t ldy, size_t nj) {
     __m256 acc0[4], acc1[4];
     const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
     for (int r = 0; r < mr; ++r) { acc0[r] = b0; acc1[r] = b1; }
     for (size_t c = 0; c < k; ++c) {
-        const __m256 w0 = _mm256_loadu_ps(pp + c * NR), w1 = _mm256_loadu_ps(pp + c * NR + 8);
+        const __m256 w0 = _mm256_loadu_ps(pp + c * ld), w1 = _mm256_loadu_ps(pp + c * ld + 8);
         for (int r = 0; r < mr; ++r) {
             const __m256 xv = _mm256_broadcast_ss(x + r * ldx + c);
             acc0[r] = _mm256_fmadd_ps(xv, w0, acc0[r]);
@@ -113,11 +124,11 @@ CRNN_AVX2 static void f32_gemv_avx2(const float *x, const float *packed, size_t 
                                     const float *bias, float *y) {
     const size_t panels = crnn_round_up(n, NR) / NR;
     size_t p = 0;
-    for (; p + 4 <= panels; p += 4) f32_row_panels_avx2(4, x, packed, p, n, k, bias, y);
+    for (; p + 4 <= panels; p += 4) f32_row_panels_avx2(4, x, packed, p, panels, n, k, bias, y);
     switch (panels - p) {
-    case 3: f32_row_panels_avx2(3, x, packed, p, n, k, bias, y); break;
-    case 2: f32_row_panels_avx2(2, x, packed, p, n, k, bias, y); break;
-    case 1: f32_row_panels_avx2(1, x, packed, p, n, k, bias, y); break;
+    case 3: f32_row_panels_avx2(3, x, packed, p, panels, n, k, bias, y); break;
+    case 2: f32_row_panels_avx2(2, x, packed, p, panels, n, k, bias, y); break;
+    case 1: f32_row_panels_avx2(1, x, packed, p, panels, n, k, bias, y); break;
     default: break;
     }
 }
@@ -130,9 +141,10 @@ CRNN_AVX2 static void f32_gemm_avx2(const float *x, size_t rows, size_t ldx, con
         float btmp[NR];
         for (size_t p = 0; p < panels; ++p) {
             const size_t j0 = p * NR, nj = n - j0 < NR ? n - j0 : NR;
-            const float *pp = packed + p * NR * k;
+            size_t ld;
+            const float *pp = packed + f32_panel_offset(p, k, panels, &ld);
             const float *b = crnn_panel_bias(bias, j0, nj, btmp);
-            for (size_t r = 0; r < full; r += 4) f32_tile_avx2(4, x + r * ldx, ldx, pp, k, b, y + r * ldy + j0, ldy, nj);
+            for (size_t r = 0; r < full; r += 4) f32_tile_avx2(4, x + r * ldx, ldx, pp, ld, k, b, y + r * ldy + j0, ldy, nj);
         }
     }
     for (size_t r = full; r < rows; ++r) f32_gemv_avx2(x + r * ldx, packed, n, k, bias, y + r * ldy);
@@ -150,18 +162,19 @@ CRNN_AVX512 CRNN_INLINE __m512 f32_bias_avx512(const float *bias, size_t j0, siz
     return bias ? _mm512_maskz_loadu_ps(mask, bias + j0) : _mm512_setzero_ps();
 }
 
-/* One row against `np` (1..8) consecutive panels starting at panel p. */
+/* One row against the `np` (1..8) panels of the group starting at panel p: one sequential stream. */
 CRNN_AVX512 CRNN_INLINE void f32_row_panels_avx512(const int np, const float *x, const float *packed, size_t p,
-                                                  size_t n, size_t k, const float *bias, float *y) {
+                                                  size_t panels, size_t n, size_t k, const float *bias, float *y) {
     __m512 acc[8];
     for (int q = 0; q < np; ++q) {
         const size_t j0 = (p + q) * NR;
         acc[q] = f32_bias_avx512(bias, j0, n - j0 < NR ? n - j0 : NR);
     }
-    const float *pp = packed + p * NR * k;
+    size_t ld;
+    const float *pp = packed + f32_panel_offset(p, k, panels, &ld);
     for (size_t c = 0; c < k; ++c) {
         const __m512 xv = _mm512_set1_ps(x[c]);
-        for (int q = 0; q < np; ++q) acc[q] = _mm512_fmadd_ps(xv, _mm512_loadu_ps(pp + q * NR * k + c * NR), acc[q]);
+        for (int q = 0; q < np; ++q) acc[q] = _mm512_fmadd_ps(xv, _mm512_loadu_ps(pp + c * ld + q * NR), acc[q]);
     }
     for (int q = 0; q < np; ++q) {
         const size_t j0 = (p + q) * NR;
@@ -169,26 +182,26 @@ CRNN_AVX512 CRNN_INLINE void f32_row_panels_avx512(const int np, const float *x,
     }
 }
 
-/* MR rows (2..8) against one panel. */
-CRNN_AVX512 CRNN_INLINE void f32_tile_avx512(const int mr, const float *x, size_t ldx, const float *pp,
+/* MR rows (2..8) against one panel (column c at pp + c * ld). */
+CRNN_AVX512 CRNN_INLINE void f32_tile_avx512(const int mr, const float *x, size_t ldx, const float *pp, size_t ld,
                                             size_t k, __m512 bv, float *y, size_t ldy, size_t nj) {
     __m512 acc[8];
     for (int r = 0; r < mr; ++r) acc[r] = bv;
     for (size_t c = 0; c < k; ++c) {
-        const __m512 w = _mm512_loadu_ps(pp + c * NR);
+        const __m512 w = _mm512_loadu_ps(pp + c * ld);
         for (int r = 0; r < mr; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(x[r * ldx + c]), w, acc[r]);
     }
     for (int r = 0; r < mr; ++r) f32_store_avx512(y + r * ldy, nj, acc[r]);
 }
 
-/* MR rows (1..8) against two consecutive panels: one broadcast feeds two FMAs. */
-CRNN_AVX512 CRNN_INLINE void f32_tile2_avx512(const int mr, const float *x, size_t ldx, const float *pp,
+/* MR rows (1..8) against two consecutive panels of one group (adjacent in each column):
+ * one broadcast feeds two FMAs. */
+CRNN_AVX512 CRNN_INLINE void f32_tile2_avx512(const int mr, const float *x, size_t ldx, const float *pp, size_t ld,
                                              size_t k, __m512 bv0, __m512 bv1, float *y, size_t ldy, size_t nj1) {
-    const float *pp1 = pp + NR * k;
     __m512 acc0[8], acc1[8];
     for (int r = 0; r < mr; ++r) { acc0[r] = bv0; acc1[r] = bv1; }
     for (size_t c = 0; c < k; ++c) {
-        const __m512 w0 = _mm512_loadu_ps(pp + c * NR), w1 = _mm512_loadu_ps(pp1 + c * NR);
+        const __m512 w0 = _mm512_loadu_ps(pp + c * ld), w1 = _mm512_loadu_ps(pp + c * ld + NR);
         for (int r = 0; r < mr; ++r) {
             const __m512 xv = _mm512_set1_ps(x[r * ldx + c]);
             acc0[r] = _mm512_fmadd_ps(xv, w0, acc0[r]);
@@ -201,19 +214,52 @@ CRNN_AVX512 CRNN_INLINE void f32_tile2_avx512(const int mr, const float *x, size
     }
 }
 
+/* MR rows (1..3) against a full group of 8 panels over columns [c0, c0 + kc), read as one
+ * sequential stream: per column, 8 weight loads and MR broadcasts feed 8 x MR FMAs (24
+ * accumulators in registers at MR = 3). The first column block starts from the bias, later
+ * ones from the partial sums in y, so every output stays one in-order FMA chain over k. */
+CRNN_AVX512 CRNN_INLINE void f32_tile_group_avx512(const int mr, const float *x, size_t ldx, const float *pp,
+                                                  size_t c0, size_t kc, const float *bias, size_t j0,
+                                                  float *y, size_t ldy) {
+    __m512 acc[3][GP];
+    for (int q = 0; q < GP; ++q) {
+        if (c0 == 0) {
+            const __m512 bv = f32_bias_avx512(bias, j0 + (size_t)q * NR, NR);
+            for (int r = 0; r < mr; ++r) acc[r][q] = bv;
+        } else {
+            for (int r = 0; r < mr; ++r) acc[r][q] = _mm512_loadu_ps(y + r * ldy + j0 + (size_t)q * NR);
+        }
+    }
+    for (size_t c = c0; c < c0 + kc; ++c) {
+        __m512 xv[3];
+        for (int r = 0; r < mr; ++r) xv[r] = _mm512_set1_ps(x[r * ldx + c]);
+        const float *w = pp + c * GP * NR;
+        for (int q = 0; q < GP; ++q) {
+            const __m512 wq = _mm512_loadu_ps(w + q * NR);
+            for (int r = 0; r < mr; ++r) acc[r][q] = _mm512_fmadd_ps(xv[r], wq, acc[r][q]);
+        }
+    }
+    for (int r = 0; r < mr; ++r)
+        for (int q = 0; q < GP; ++q) _mm512_storeu_ps(y + r * ldy + j0 + (size_t)q * NR, acc[r][q]);
+}
+
+/* Columns per block of the many-row product: a group's block (KC x 512 bytes) stays in L1 while
+ * every row of x passes over it. */
+#define KC 64
+
 CRNN_AVX512 static void f32_gemv_avx512(const float *x, const float *packed, size_t n, size_t k,
                                         const float *bias, float *y) {
     const size_t panels = crnn_round_up(n, NR) / NR;
     size_t p = 0;
-    for (; p + 8 <= panels; p += 8) f32_row_panels_avx512(8, x, packed, p, n, k, bias, y);
+    for (; p + 8 <= panels; p += 8) f32_row_panels_avx512(8, x, packed, p, panels, n, k, bias, y);
     switch (panels - p) {
-    case 7: f32_row_panels_avx512(7, x, packed, p, n, k, bias, y); break;
-    case 6: f32_row_panels_avx512(6, x, packed, p, n, k, bias, y); break;
-    case 5: f32_row_panels_avx512(5, x, packed, p, n, k, bias, y); break;
-    case 4: f32_row_panels_avx512(4, x, packed, p, n, k, bias, y); break;
-    case 3: f32_row_panels_avx512(3, x, packed, p, n, k, bias, y); break;
-    case 2: f32_row_panels_avx512(2, x, packed, p, n, k, bias, y); break;
-    case 1: f32_row_panels_avx512(1, x, packed, p, n, k, bias, y); break;
+    case 7: f32_row_panels_avx512(7, x, packed, p, panels, n, k, bias, y); break;
+    case 6: f32_row_panels_avx512(6, x, packed, p, panels, n, k, bias, y); break;
+    case 5: f32_row_panels_avx512(5, x, packed, p, panels, n, k, bias, y); break;
+    case 4: f32_row_panels_avx512(4, x, packed, p, panels, n, k, bias, y); break;
+    case 3: f32_row_panels_avx512(3, x, packed, p, panels, n, k, bias, y); break;
+    case 2: f32_row_panels_avx512(2, x, packed, p, panels, n, k, bias, y); break;
+    case 1: f32_row_panels_avx512(1, x, packed, p, panels, n, k, bias, y); break;
     default: break;
     }
 }
@@ -224,41 +270,61 @@ CRNN_AVX512 static void f32_gemm_avx512(const float *x, size_t rows, size_t ldx,
     size_t r0 = 0;
     if (rows >= 2) {
         size_t p = 0;
+        /* Full groups 3 rows at a time, one sequential stream per pass, when there are fewer
+         * than 8 rows (a small batch's recurrent product: 1.4-1.65x the pair tiles at 2-3 rows)
+         * or the matrix is larger than L2 (1 MiB; the pair tiles' strided reads of L3-resident
+         * weights made a whole GRU 1024 call 10-13% slower). Otherwise the pair tiles, which
+         * reuse each weight load 8 times, win by 1-6% (H = 256 products of 12-128 rows). */
+        const int group_tiles = rows < 8 || n * k > ((size_t)1 << 18);
+        for (; group_tiles && p + GP <= panels && (p + GP) * NR <= n; p += GP) {
+            const float *pp = packed + p * NR * k;
+            const size_t j0 = p * NR;
+            for (size_t c0 = 0; c0 < k || c0 == 0; c0 += KC) {
+                const size_t kc = k - c0 < KC ? k - c0 : KC;
+                size_t r = 0;
+                for (; r + 3 <= rows; r += 3) f32_tile_group_avx512(3, x + r * ldx, ldx, pp, c0, kc, bias, j0, y + r * ldy, ldy);
+                if (rows - r == 2) f32_tile_group_avx512(2, x + r * ldx, ldx, pp, c0, kc, bias, j0, y + r * ldy, ldy);
+                if (rows - r == 1) f32_tile_group_avx512(1, x + r * ldx, ldx, pp, c0, kc, bias, j0, y + r * ldy, ldy);
+                if (k == 0) break;
+            }
+        }
         for (; p + 2 <= panels; p += 2) {
             const size_t j0 = p * NR, nj1 = n - (j0 + NR) < NR ? n - (j0 + NR) : NR;
-            const float *pp = packed + p * NR * k;
+            size_t ld;
+            const float *pp = packed + f32_panel_offset(p, k, panels, &ld);
             const __m512 bv0 = f32_bias_avx512(bias, j0, NR), bv1 = f32_bias_avx512(bias, j0 + NR, nj1);
             size_t r = 0;
-            for (; r + 8 <= rows; r += 8) f32_tile2_avx512(8, x + r * ldx, ldx, pp, k, bv0, bv1, y + r * ldy + j0, ldy, nj1);
+            for (; r + 8 <= rows; r += 8) f32_tile2_avx512(8, x + r * ldx, ldx, pp, ld, k, bv0, bv1, y + r * ldy + j0, ldy, nj1);
             const float *xr = x + r * ldx;
             float *yr = y + r * ldy + j0;
             switch (rows - r) {
-            case 7: f32_tile2_avx512(7, xr, ldx, pp, k, bv0, bv1, yr, ldy, nj1); break;
-            case 6: f32_tile2_avx512(6, xr, ldx, pp, k, bv0, bv1, yr, ldy, nj1); break;
-            case 5: f32_tile2_avx512(5, xr, ldx, pp, k, bv0, bv1, yr, ldy, nj1); break;
-            case 4: f32_tile2_avx512(4, xr, ldx, pp, k, bv0, bv1, yr, ldy, nj1); break;
-            case 3: f32_tile2_avx512(3, xr, ldx, pp, k, bv0, bv1, yr, ldy, nj1); break;
-            case 2: f32_tile2_avx512(2, xr, ldx, pp, k, bv0, bv1, yr, ldy, nj1); break;
-            case 1: f32_tile2_avx512(1, xr, ldx, pp, k, bv0, bv1, yr, ldy, nj1); break;
+            case 7: f32_tile2_avx512(7, xr, ldx, pp, ld, k, bv0, bv1, yr, ldy, nj1); break;
+            case 6: f32_tile2_avx512(6, xr, ldx, pp, ld, k, bv0, bv1, yr, ldy, nj1); break;
+            case 5: f32_tile2_avx512(5, xr, ldx, pp, ld, k, bv0, bv1, yr, ldy, nj1); break;
+            case 4: f32_tile2_avx512(4, xr, ldx, pp, ld, k, bv0, bv1, yr, ldy, nj1); break;
+            case 3: f32_tile2_avx512(3, xr, ldx, pp, ld, k, bv0, bv1, yr, ldy, nj1); break;
+            case 2: f32_tile2_avx512(2, xr, ldx, pp, ld, k, bv0, bv1, yr, ldy, nj1); break;
+            case 1: f32_tile2_avx512(1, xr, ldx, pp, ld, k, bv0, bv1, yr, ldy, nj1); break;
             default: break;
             }
         }
         for (; p < panels; ++p) {
             const size_t j0 = p * NR, nj = n - j0 < NR ? n - j0 : NR;
-            const float *pp = packed + p * NR * k;
+            size_t ld;
+            const float *pp = packed + f32_panel_offset(p, k, panels, &ld);
             const __m512 bv = f32_bias_avx512(bias, j0, nj);
             size_t r = 0;
-            for (; r + 8 <= rows; r += 8) f32_tile_avx512(8, x + r * ldx, ldx, pp, k, bv, y + r * ldy + j0, ldy, nj);
+            for (; r + 8 <= rows; r += 8) f32_tile_avx512(8, x + r * ldx, ldx, pp, ld, k, bv, y + r * ldy + j0, ldy, nj);
             const float *xr = x + r * ldx;
             float *yr = y + r * ldy + j0;
             switch (rows - r) {
-            case 7: f32_tile_avx512(7, xr, ldx, pp, k, bv, yr, ldy, nj); break;
-            case 6: f32_tile_avx512(6, xr, ldx, pp, k, bv, yr, ldy, nj); break;
-            case 5: f32_tile_avx512(5, xr, ldx, pp, k, bv, yr, ldy, nj); break;
-            case 4: f32_tile_avx512(4, xr, ldx, pp, k, bv, yr, ldy, nj); break;
-            case 3: f32_tile_avx512(3, xr, ldx, pp, k, bv, yr, ldy, nj); break;
-            case 2: f32_tile_avx512(2, xr, ldx, pp, k, bv, yr, ldy, nj); break;
-            case 1: f32_tile_avx512(1, xr, ldx, pp, k, bv, yr, ldy, nj); break;
+            case 7: f32_tile_avx512(7, xr, ldx, pp, ld, k, bv, yr, ldy, nj); break;
+            case 6: f32_tile_avx512(6, xr, ldx, pp, ld, k, bv, yr, ldy, nj); break;
+            case 5: f32_tile_avx512(5, xr, ldx, pp, ld, k, bv, yr, ldy, nj); break;
+            case 4: f32_tile_avx512(4, xr, ldx, pp, ld, k, bv, yr, ldy, nj); break;
+            case 3: f32_tile_avx512(3, xr, ldx, pp, ld, k, bv, yr, ldy, nj); break;
+            case 2: f32_tile_avx512(2, xr, ldx, pp, ld, k, bv, yr, ldy, nj); break;
+            case 1: f32_tile_avx512(1, xr, ldx, pp, ld, k, bv, yr, ldy, nj); break;
             default: break;
             }
         }

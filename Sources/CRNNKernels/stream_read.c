@@ -15,13 +15,22 @@ CRNN_AVX2 static float stream_read_avx2(const float *p, size_t n) {
     return t[0] + t[1] + t[2] + t[3] + t[4] + t[5] + t[6] + t[7];
 }
 
+/* Four chains of 64-byte loads per iteration: two chains (one iteration per add latency) capped
+ * the rate below what the L2 delivers on Zen 5 and made this "floor" 15-30% too slow. */
 CRNN_AVX512 static float stream_read_avx512(const float *p, size_t n) {
-    __m512 a = _mm512_setzero_ps(), b = a;
-    for (size_t i = 0; i < n; i += 32) {
+    __m512 a = _mm512_setzero_ps(), b = a, c = a, d = a;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        a = _mm512_add_ps(a, _mm512_loadu_ps(p + i));
+        b = _mm512_add_ps(b, _mm512_loadu_ps(p + i + 16));
+        c = _mm512_add_ps(c, _mm512_loadu_ps(p + i + 32));
+        d = _mm512_add_ps(d, _mm512_loadu_ps(p + i + 48));
+    }
+    for (; i < n; i += 32) {
         a = _mm512_add_ps(a, _mm512_loadu_ps(p + i));
         b = _mm512_add_ps(b, _mm512_loadu_ps(p + i + 16));
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(a, b));
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a, b), _mm512_add_ps(c, d)));
 }
 #endif
 

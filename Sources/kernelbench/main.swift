@@ -43,8 +43,10 @@ for h in hiddenSizes {
     var x = (0..<k).map { _ in Float.random(in: -1...1, using: &generator) }
     var y = [Float](repeating: 0, count: n)
     var xq = [UInt8](repeating: 0, count: int8.paddedInFeatures)
-    let floatBytes = [Float](repeating: 1, count: n * k)
-    let int8Bytes = [Float](repeating: 1, count: (n * k + 3) / 4)
+    // 64-byte aligned like the packed weights: a Swift array's elements are only 16-byte
+    // aligned, and unaligned 64-byte loads (each touching two lines) made the floor too slow.
+    let floatBytes = KernelBuffer<Float>(count: n * k) { $0.initialize(repeating: 1) }
+    let int8Bytes = KernelBuffer<Float>(count: (n * k + 3) / 4) { $0.initialize(repeating: 1) }
     var sink: Float = 0
 
     // Each product's output feeds the next input, as in a recurrence.
@@ -80,8 +82,8 @@ for h in hiddenSizes {
             }
         }
     }
-    let fp32Floor = floatBytes.withUnsafeBytes { raw in
-        time { sink += crnn_stream_read(KernelISA.best.rawValue, raw.baseAddress, raw.count / 128 * 128) }
+    let fp32Floor = floatBytes.withUnsafePointer { base in
+        time { sink += crnn_stream_read(KernelISA.best.rawValue, base, floatBytes.count * 4 / 128 * 128) }
     }
     let (i8, i8q) = x.withUnsafeMutableBufferPointer { xp in
         y.withUnsafeMutableBufferPointer { yp in
@@ -107,8 +109,8 @@ for h in hiddenSizes {
             }
         }
     }
-    let i8Floor = int8Bytes.withUnsafeBytes { raw in
-        time { sink += crnn_stream_read(KernelISA.best.rawValue, raw.baseAddress, raw.count / 128 * 128) }
+    let i8Floor = int8Bytes.withUnsafePointer { base in
+        time { sink += crnn_stream_read(KernelISA.best.rawValue, base, int8Bytes.count * 4 / 128 * 128) }
     }
     func cell(_ t: (median: Double, min: Double)) -> String {
         "\((t.median * 100).rounded() / 100) / \((t.min * 100).rounded() / 100)"

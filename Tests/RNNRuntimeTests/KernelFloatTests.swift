@@ -7,10 +7,13 @@ import RNNRuntime
 /// k-term float32 sum in any order; a wrong index or a dropped term is off by far more.
 @Suite struct KernelFloatTests {
     /// (outFeatures, inFeatures, rows): columns and outputs around the panel width 16 and the
-    /// unroll of 4, a single column, a single row, a 3H x H recurrent shape.
+    /// unroll of 4, a single column, a single row, a 3H x H recurrent shape; full groups of 8
+    /// panels with 2-7 rows (the group tile) over more than one 64-column block, ending in a
+    /// partial, padded group; a matrix over 1 MiB with 10 rows (the group tile too).
     static let shapes: [(Int, Int, Int)] = [
         (1, 1, 1), (16, 1, 3), (17, 8, 1), (15, 3, 5), (33, 9, 4), (47, 17, 7),
         (64, 100, 2), (384, 128, 1), (96, 257, 9), (5, 31, 16), (768, 256, 1),
+        (128, 64, 2), (300, 130, 5), (256, 1, 3), (400, 200, 7), (129, 65, 4), (520, 520, 10),
     ]
 
     @Test(arguments: KernelISA.allCases, shapes)
@@ -67,7 +70,7 @@ import RNNRuntime
 
     /// The runtime's streaming contract: one row per call gives bit-identical results to the
     /// same row inside a many-row call, whatever its position in the block.
-    @Test(arguments: KernelISA.allCases, [(40, 33, 13), (384, 128, 9), (17, 5, 3)])
+    @Test(arguments: KernelISA.allCases, [(40, 33, 13), (384, 128, 9), (17, 5, 3), (300, 130, 7), (256, 70, 4)])
     func rowsAreIndependentOfTheBlock(isa: KernelISA, shape: (Int, Int, Int)) {
         let (n, k, rows) = shape
         var rng = KernelTestRandom(seed: UInt64(n + k + rows))

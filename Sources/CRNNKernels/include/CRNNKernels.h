@@ -39,12 +39,15 @@ int crnn_effective_isa(int requested);
 /* ---------------------------------------------------------------------------------------------
  * float32 product y = x . W^T + b over a block of rows.
  *
- * Packed layout: output rows in panels of CRNN_F32_PANEL; within a panel, for each k the panel's
- * CRNN_F32_PANEL weights are contiguous (panel-major, then k, then output row). The last panel
- * is zero-padded. One pass over a panel streams its weights once for every row of x, so the
- * same layout serves the one-row product of the time loop and the many-row input projection.
+ * Packed layout: output rows in panels of CRNN_F32_PANEL, panels in groups of
+ * CRNN_F32_GROUP (the last group may be smaller); within a group, for each k the weights of all
+ * its panels are contiguous (group-major, then k, then panel, then output row). The last panel
+ * is zero-padded. The one-row product of the time loop reads a group as one sequential stream
+ * (its panels are its independent FMA chains), and the many-row input projection reads a pair
+ * of panels per pass, streaming every weight once for every block of rows.
  */
 #define CRNN_F32_PANEL 16
+#define CRNN_F32_GROUP 8
 
 /* Number of floats of the packed form of an (n, k) matrix. */
 size_t crnn_f32_packed_count(size_t n, size_t k);
