@@ -2,12 +2,13 @@
 // int8: the C kernels, the pure-Swift SIMD products (the float one RNNRuntime had before the C
 // kernels, the int8 one it keeps for affine weights), and the time to stream the same weight
 // bytes once (the machine's floor for a memory-bound product). Not a product of the package:
-// `swift run -c release kernelbench [H ...]`.
+// `swift run -c release kernelbench [H ...]`; `kernelbench floor BYTES...` times the read floor
+// of given working-set sizes.
 import CRNNKernels
+import Foundation
 import RNNRuntime
 
-let sizes = CommandLine.arguments.dropFirst().compactMap { Int($0) }
-let hiddenSizes = sizes.isEmpty ? [128, 256, 512, 1024] : sizes
+let arguments = Array(CommandLine.arguments.dropFirst())
 let clock = ContinuousClock()
 
 /// Median and minimum microseconds per call over 21 samples of about 2 ms each.
@@ -29,6 +30,22 @@ func time(_ body: () -> Void) -> (median: Double, min: Double) {
     return (samples[10], samples[0])
 }
 
+// `kernelbench floor BYTES...`: the read floor of working sets of those sizes, as JSON lines
+// ({"bytes", "us_median", "us_min"}): bench/compare_torch.py's lower bound per time step.
+if arguments.first == "floor" {
+    for bytes in arguments.dropFirst().compactMap({ Int($0) }) where bytes > 0 {
+        let floats = (bytes + 127) / 128 * 32
+        let buffer = KernelBuffer<Float>(count: floats) { $0.initialize(repeating: 1) }
+        var sink: Float = 0
+        let t = buffer.withUnsafePointer { base in
+            time { sink += crnn_stream_read(KernelISA.best.rawValue, base, floats * 4) }
+        }
+        print("{\"bytes\": \(bytes), \"us_median\": \(t.median), \"us_min\": \(t.min)}" + (sink == 42 ? " " : ""))
+    }
+    exit(0)
+}
+
+let hiddenSizes = arguments.compactMap { Int($0) }.isEmpty ? [128, 256, 512, 1024] : arguments.compactMap { Int($0) }
 print("kernels: \(KernelISA.best), one thread; microseconds per 3H x H product of one row (median / min)")
 print("| H | fp32 C kernel | fp32 Swift SIMD | fp32 read floor | int8 C kernel | int8 Swift SIMD | int8 quantize + C kernel | int8 read floor |")
 print("|---|---|---|---|---|---|---|---|")
