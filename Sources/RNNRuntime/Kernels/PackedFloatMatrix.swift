@@ -2,9 +2,10 @@ import CRNNKernels
 
 /// A float32 weight matrix (and its bias) packed once into the layout of the product kernel.
 ///
-/// Output rows are grouped in panels of 16; within a panel the 16 weights of each input column
-/// are contiguous, so one pass streams every weight once whatever the number of rows of `x`
-/// (1 in the time loop, T·B for a layer's input projection).
+/// Output rows are grouped in panels of 16 and panels in groups of 8; within a group the 128
+/// weights of each input column are contiguous (CRNNKernels.h), so the one-row product of the
+/// time loop reads each group as one sequential stream, and products of many rows (T·B for a
+/// layer's input projection) still read every weight once per block of rows.
 package struct PackedFloatMatrix: Sendable {
     /// Rows of W: the length of each output row.
     package let outFeatures: Int
