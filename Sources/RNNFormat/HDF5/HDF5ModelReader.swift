@@ -138,16 +138,25 @@ private struct CatalogReader {
         }
 
         var moduleParameters: [String: [String: Parameter]] = [:]
+        // Float tensors scanned for non-finite values right after reading, while the worker
+        // hashes them, so validation need not scan them again after the last hash.
+        var moduleFinite: [String: Set<String>] = [:]
         var bareParameters: [String: Parameter] = [:]
         do {
             for (group, _) in planned {
                 var parameters: [String: Parameter] = [:]
+                var finite: Set<String> = []
                 for name in group.datasets {
                     let path = hdf5Path(group.path, name)
                     guard let dataset = datasets[path] else { continue }
-                    parameters[name] = try readTensor(dataset)
+                    let parameter = try readTensor(dataset)
+                    if case .float(let tensor, _) = parameter, tensor.scalars.allSatisfy(\.isFinite) {
+                        finite.insert(name)
+                    }
+                    parameters[name] = parameter
                 }
                 moduleParameters[group.path] = parameters
+                moduleFinite[group.path] = finite
             }
             for (key, dataset) in bare.sorted(by: { $0.key < $1.key }) {
                 bareParameters[key] = try readTensor(dataset)
@@ -166,7 +175,7 @@ private struct CatalogReader {
         for (group, config) in planned {
             let record = ModuleRecord(path: dottedPath(group.path), config: config, parameters: moduleParameters[group.path] ?? [:])
             try checkAgainstShapes(record, group: group.path)
-            try record.validate(file: file, naming: .hdf5)
+            try record.validate(file: file, naming: .hdf5, finite: moduleFinite[group.path] ?? [])
             modules.append(record)
         }
         let assembly = try ModuleInference.assemble(bareParameters, options: options, file: file, naming: .hdf5)
