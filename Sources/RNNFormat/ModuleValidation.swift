@@ -54,6 +54,13 @@ extension ModuleRecord {
     /// - Throws: `RNNFormatError` with `.missingTensor`, `.unexpectedObject`, `.shapeMismatch`,
     ///   `.nonFinite`, `.unsupportedType` or `.invalidAttribute`, naming the tensor.
     public func validate(file: String, naming: ObjectNaming = .hdf5) throws {
+        try validate(file: file, naming: naming, finite: [])
+    }
+
+    /// `validate(file:naming:)`, skipping the scan for non-finite values of the float tensors
+    /// named in `finite`, which the caller has scanned already (the HDF5 reader scans each tensor
+    /// while the previous one is being hashed, off the critical path).
+    func validate(file: String, naming: ObjectNaming, finite: Set<String>) throws {
         func object(_ name: String) -> String { naming.name(prefix: path, name) }
         try config.validate(file: file, object: object(""))
         let expected = config.expectedParameters
@@ -69,7 +76,7 @@ extension ModuleRecord {
             }
             switch parameter {
             case .float(let tensor, _):
-                if let bad = tensor.scalars.firstIndex(where: { !$0.isFinite }) {
+                if !finite.contains(spec.name), let bad = tensor.scalars.firstIndex(where: { !$0.isFinite }) {
                     throw RNNFormatError(.nonFinite, file: file, object: object(spec.name),
                                          "expected finite values, found \(tensor.scalars[bad]) at flat index \(bad)")
                 }

@@ -42,6 +42,66 @@ struct IntegrityTests {
         #expect(report.mismatches.allSatisfy { $0.description.contains("checksum mismatch") })
     }
 
+    /// A GRU whose weights straddle `HDF5TensorChecksums.inlineLimit`: `weight_ih_l0` is hashed
+    /// inline, the other weights on the worker while the next tensor is read.
+    static func mixedSizeModel(in directory: TemporaryDirectory, name: String = "model.h5") throws -> (path: String, order: [String]) {
+        let path = directory.file(name)
+        let config = ModuleConfig(kind: .gru, inputSize: 64, hiddenSize: 160, numLayers: 2)
+        try ModelFile(modules: [ModuleFactory.record(config, path: "encoder")]).write(to: path, overwrite: false)
+        // `checked` lists tensors in reading order.
+        let order = try ModelFile.verify(path: path).checked
+        #expect(order.count == config.expectedParameters.count)
+        return (path, order)
+    }
+
+    /// Replaces the `sha256` attribute of `dataset` with text that is not a digest.
+    static func damageDigest(in path: String, dataset: String) throws {
+        _ = try Python.run("""
+            import h5py, sys
+            with h5py.File(sys.argv[1], "r+") as f:
+                f[sys.argv[2]].attrs["sha256"] = "not a digest"
+            """, arguments: [path, dataset])
+    }
+
+    @Test("with hashing in the background, enforce names the first corrupted tensor in reading order and collect lists all in that order")
+    func corruptedInReadingOrder() throws {
+        let directory = try TemporaryDirectory()
+        let (path, order) = try Self.mixedSizeModel(in: directory)
+        let corrupted: Set = ["/encoder/weight_ih_l0", "/encoder/weight_hh_l1", "/encoder/weight_ih_l1"]
+        #expect(corrupted.isSubset(of: order))
+        for name in corrupted { try Self.flipByte(in: path, dataset: name) }
+        let expected = order.filter(corrupted.contains)
+
+        let error = #expect(throws: RNNFormatError.self) { try ModelFile.read(path: path) }
+        #expect(error?.code == .checksumMismatch)
+        #expect(error?.object == expected.first)
+        let report = try ModelFile.verify(path: path)
+        #expect(report.model == nil)
+        #expect(report.mismatches.map { $0.object ?? "" } == expected)
+        #expect(report.checked == order.filter { !corrupted.contains($0) })
+    }
+
+    @Test("a mismatch of the tensor still being hashed wins over a failure reading the next tensor")
+    func mismatchBeforeLaterFailure() throws {
+        let directory = try TemporaryDirectory()
+        let (path, order) = try Self.mixedSizeModel(in: directory)
+        // A tensor hashed in the background, and the one read after it.
+        let index = try #require(order.firstIndex(of: "/encoder/weight_hh_l1"))
+        let next = try #require(order.indices.contains(index + 1) ? order[index + 1] : nil)
+        try Self.flipByte(in: path, dataset: order[index])
+        try Self.damageDigest(in: path, dataset: next)
+
+        let error = #expect(throws: RNNFormatError.self) { try ModelFile.read(path: path) }
+        #expect(error?.code == .checksumMismatch)
+        #expect(error?.object == order[index])
+        // Without the mismatch, the damaged attribute is what fails.
+        let clean = try Self.mixedSizeModel(in: directory, name: "attribute-only.h5")
+        try Self.damageDigest(in: clean.path, dataset: next)
+        let attributeError = #expect(throws: RNNFormatError.self) { try ModelFile.read(path: clean.path) }
+        #expect(attributeError?.code == .invalidAttribute)
+        #expect(attributeError?.object == next)
+    }
+
     @Test("files without checksums (h5py dumps) load and verify as unchecked")
     func uncheckedDump() throws {
         let report = try ModelFile.verify(path: HostileFile.directory + "/reference.h5")
