@@ -18,7 +18,9 @@
 ///   whose datatype is one the profile reads, and whose variable-length strings point at
 ///   existing heap objects no larger than the length they declare (`H5O_attr_decode`,
 ///   `H5T__conv_vlen`, `H5HG_read`); symbol table messages, whose B-tree and symbol nodes must
-///   lie within the file, carry their signatures and form a tree.
+///   lie within the file, carry their signatures and form a tree; link messages, which must
+///   decode (`H5O__link_decode`: a group with one that does not crashes libhdf5 while it
+///   releases its link table) with every field within the message.
 ///
 /// Structures are checked where metadata points, as libhdf5 reaches them, never by scanning
 /// for signatures: tensor data may contain any bytes.
