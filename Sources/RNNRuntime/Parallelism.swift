@@ -1,3 +1,5 @@
+import CRNNKernels
+
 /// How many threads one module call may use.
 ///
 /// Calls run on the calling thread unless this is raised. With 2 or more, the two directions of
@@ -12,4 +14,24 @@ public enum Parallelism {
     /// Multiply-adds one direction of a layer must have before it gets a thread of its own;
     /// below this, waking a second thread costs more than it saves (measured: BENCHMARKS.md).
     static let minimumWorkPerThread = 2_000_000
+
+    /// Runs `body(i)` for `i` in `0..<count` on the calling thread and the runtime's helper
+    /// thread (`crnn_parallel_run`), returning when all have finished.
+    ///
+    /// Sound for bodies that write disjoint memory (each index its own lane of scratch, its own
+    /// columns of the output, its own rows of the state) and only read shared inputs: the call
+    /// returns only after every index ran, and the helper claims indices atomically. Chosen over
+    /// `DispatchQueue.concurrentPerform`, whose second thread on this kind of machine (a
+    /// Firecracker VM) started 20-50 us late on every call, most of a direction's time at T=128.
+    static func run(_ count: Int, _ body: (Int) -> Void) {
+        withoutActuallyEscaping(body) { body in
+            var job = body
+            withUnsafeMutablePointer(to: &job) { pointer in
+                crnn_parallel_run({ context, index in
+                    guard let context else { return }
+                    context.assumingMemoryBound(to: ((Int) -> Void).self).pointee(index)
+                }, pointer, count)
+            }
+        }
+    }
 }

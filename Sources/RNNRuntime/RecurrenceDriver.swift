@@ -1,5 +1,3 @@
-import Dispatch
-
 /// Which tokens of a (T, B) batch are valid and in which order the driver visits them.
 ///
 /// Like PyTorch's packed sequences, batch elements are visited sorted by decreasing length
@@ -305,8 +303,7 @@ extension RecurrentWeights {
             }
 
             if lanes == 2 && directions == 2 {
-                let job = ConcurrentDirections { direction in runDirection(direction, lane: direction) }
-                DispatchQueue.concurrentPerform(iterations: 2) { job.run($0) }
+                Parallelism.run(2) { direction in runDirection(direction, lane: direction) }
             } else {
                 for direction in 0..<directions { runDirection(direction, lane: 0) }
             }
@@ -324,12 +321,4 @@ extension RecurrentWeights {
             }
         }
     }
-}
-
-/// The two directions of a layer handed to two threads. Sound because each direction writes
-/// only its own lane's scratch and linear workspace, its own columns of the layer output and its
-/// own rows of h_n/c_n, and both only read the layer input, the weights and h0/c0; the call
-/// returns only after both finish.
-private struct ConcurrentDirections: @unchecked Sendable {
-    let run: (Int) -> Void
 }

@@ -35,4 +35,33 @@ import Testing
         #expect(one.hN == two.hN)
         #expect(one.cN == two.cN)
     }
+
+    /// The helper thread's hand-off: every index runs exactly once, also when many callers
+    /// compete for the one helper (the losers run their indices themselves) and when calls
+    /// follow each other while the helper is still looking for work.
+    @Test func everyIndexRunsOnceUnderContention() async {
+        final class Counts: @unchecked Sendable {
+            // Each index is written by exactly one thread, and read after `run` returns.
+            var values: [Int]
+            init(_ n: Int) { values = Array(repeating: 0, count: n) }
+        }
+        await withTaskGroup(of: Bool.self) { group in
+            for task in 0..<8 {
+                group.addTask {
+                    var ok = true
+                    for round in 0..<300 {
+                        let n = [0, 1, 2, 3, 7][(task + round) % 5]
+                        let counts = Counts(n)
+                        counts.values.withUnsafeMutableBufferPointer { buffer in
+                            let base = buffer.baseAddress
+                            Parallelism.run(n) { index in base?[index] += 1 }
+                        }
+                        ok = ok && counts.values.allSatisfy { $0 == 1 }
+                    }
+                    return ok
+                }
+            }
+            for await ok in group { #expect(ok) }
+        }
+    }
 }
