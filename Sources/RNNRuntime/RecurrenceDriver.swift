@@ -111,7 +111,7 @@ struct SliceBuffers {
 /// retains nor copies it, and a stream can keep one from call to call (`StreamingState`).
 /// `@unchecked Sendable` because one call at a time uses it: a call either makes its own or
 /// takes a stream's after checking that it holds the only reference; the two directions of a
-/// bidirectional layer use disjoint lanes of it (see `ConcurrentDirections`).
+/// bidirectional layer use disjoint lanes of it (`Parallelism.run`).
 final class RecurrenceWorkspace: @unchecked Sendable {
     let layerWidth: Int
     let gateWidth: Int
@@ -131,13 +131,14 @@ final class RecurrenceWorkspace: @unchecked Sendable {
     /// Floats of one lane: input gates, hidden gates, h, c, h before projection.
     var laneCount: Int { tokens * gateWidth + batch * gateWidth + batch * stateWidth + 2 * batch * hidden }
 
-    /// The weights it was sized for (its int8 buffers depend on their shapes).
-    let owner: ObjectIdentifier
+    /// The prepared weights it was sized for (its int8 buffers depend on their shapes). A strong
+    /// reference, so that another module's weights can never take the same identity.
+    let owner: AnyObject
 
     /// Sized for calls of `weights` over at most `tokens` valid tokens of `batch` elements.
     init(weights: RecurrentWeights, tokens: Int, batch: Int, lanes: Int) {
         let config = weights.config
-        owner = weights.identity
+        owner = weights.owner
         layerWidth = max(config.inputSize, config.numDirections * config.outputSize)
         gateWidth = config.gateRows
         self.tokens = tokens
@@ -175,7 +176,7 @@ final class RecurrenceWorkspace: @unchecked Sendable {
     /// with `lanes` lanes (a stream reuses its workspace while this holds).
     func fits(_ weights: RecurrentWeights, tokens: Int, batch: Int, lanes: Int) -> Bool {
         tokens <= self.tokens && batch == self.batch && lanes == self.lanes
-            && owner == weights.identity
+            && owner === weights.owner
     }
 }
 

@@ -25,8 +25,9 @@ struct RecurrentWeights: Sendable {
     /// Indexed `[layer][direction]`; cells have one layer and one direction.
     let layers: [[DirectionWeights]]
 
-    /// Tells one module's prepared weights from another's (workspaces are sized for them).
-    var identity: ObjectIdentifier { ObjectIdentifier(layers[0][0]) }
+    /// An object of this module's prepared weights, which tells them from another module's
+    /// (workspaces are sized for them).
+    var owner: AnyObject { layers[0][0] }
 
     /// Validates `record` and prepares its products.
     ///

@@ -11,6 +11,7 @@ public struct StreamingState: Sendable, Hashable {
     /// The stream's workspace, kept from one step to the next so that a step allocates only
     /// its results. Not part of the value: `==` and hashing ignore it, and a step uses it only
     /// while this state holds the sole reference (copies of a state never share it at once).
+    /// It refers to the prepared weights of the module that stepped the state last.
     var scratch: RecurrenceWorkspace?
 
     public init(h: Tensor, c: Tensor? = nil) {
