@@ -443,10 +443,13 @@ extension HDF5StructureCheck {
     private static let maxChunkNodes = 1 << 16
     private static let maxChunkDepth = 32
 
+    static let virtualDatasetRefusal = "virtual dataset refused (its data is mapped from other datasets or files)"
+
     /// Checks a data layout message the way libhdf5's `H5O__layout_decode` and
     /// `H5D__chunk_set_info` will use it: compact data within the message, chunk dimensions
     /// present and non-zero (libhdf5 divides by them), and a version 3 chunk index that is a
-    /// tree of chunk B-tree nodes within the file whose chunks lie within the file.
+    /// tree of chunk B-tree nodes within the file whose chunks lie within the file. Virtual
+    /// layouts are refused here.
     fileprivate func checkLayout(_ message: Message, space: (dims: [UInt64], max: [UInt64]?)?, object: String) throws {
         let d = message.data
         func fail(_ text: String) -> RNNFormatError {
@@ -490,6 +493,12 @@ extension HDF5StructureCheck {
                 return
             }
         case 4, 5:
+            if d[1] == 3 {
+                // libhdf5 decodes a virtual layout's mapping (file and dataset names, selections)
+                // from a global heap object while opening the dataset, unchecked (an object index
+                // beyond its collection crashed H5HG_read); the profile refuses these anyway.
+                throw RNNFormatError(.refused, file: path, object: object, Self.virtualDatasetRefusal)
+            }
             guard d[1] == 2 else { return }
             guard d.count >= 5 else { throw fail("\(d.count) bytes") }
             let dimensionality = Int(d[3]), width = Int(d[4])

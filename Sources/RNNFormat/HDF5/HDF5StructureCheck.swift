@@ -23,7 +23,7 @@
 ///   releases its link table) with every field within the message; the messages `H5D_open`
 ///   decodes (dataspace, datatype, fill value, filter pipeline, external file list) and the
 ///   comment, whose names must be NUL-terminated and whose fields must lie within the message
-///   (`checkDatasetMessage`).
+///   (`checkDatasetMessage`); layout messages (`checkLayout`; virtual layouts are refused).
 ///
 /// Structures are checked where metadata points, as libhdf5 reaches them, never by scanning
 /// for signatures: tensor data may contain any bytes.
