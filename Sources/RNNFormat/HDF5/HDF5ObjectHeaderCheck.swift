@@ -11,7 +11,7 @@ extension HDF5StructureCheck {
     /// Bytes one variable-length string attribute value may declare (the profile's attribute cap).
     private static let maxStringBytes: UInt64 = UInt64(HDF5AttributeLimits.maxBytes)
 
-    fileprivate struct Message {
+    struct Message {
         var type: UInt16
         var flags: UInt8
         var data: [UInt8]
@@ -43,14 +43,10 @@ extension HDF5StructureCheck {
                 try checkLink(message, object: object)
                 continue
             }
-            if message.type == 0x0007 {  // external file list: its names sit in a local heap
-                guard message.data.count >= 8 + offsetSize, let heap = absolute(Self.integer(message.data[8..<(8 + offsetSize)])) else {
-                    throw malformed(object, "external file list message at byte \(message.position): \(message.data.count) bytes")
-                }
-                try checkLocalHeap(at: heap, object: object)
+            if message.type != 0x000C {
+                try checkDatasetMessage(message, object: object)
                 continue
             }
-            guard message.type == 0x000C else { continue }
             if message.flags & 0x02 != 0 {
                 throw RNNFormatError(.refused, file: path, object: object,
                                      "attribute stored as a shared message refused (the profile allows attributes in the object header only)")
@@ -402,54 +398,41 @@ extension HDF5StructureCheck {
     /// never filled (`H5G__link_release_table`) and crashes (found by tools/fuzz.sh hdf5). So
     /// no link message may be one libhdf5 refuses.
     fileprivate func checkLink(_ message: Message, object: String) throws {
-        let d = message.data
-        func fail(_ text: String) -> RNNFormatError {
-            malformed(object, "link message at byte \(message.position): \(text)")
-        }
-        var at = 0
-        /// The next `count` bytes of the message, or a failure naming `field`.
-        func take(_ count: UInt64, _ field: String) throws -> ArraySlice<UInt8> {
-            guard count <= UInt64(d.count - at) else {
-                throw fail("\(field) of \(count) bytes runs past the message (\(d.count - at) of \(d.count) bytes left)")
-            }
-            defer { at += Int(count) }
-            return d[at..<(at + Int(count))]
-        }
-        func byte(_ field: String) throws -> UInt8 { UInt8(Self.integer(try take(1, field))) }
-        let version = try byte("version")
-        guard version == 1 else { throw fail("version \(version), expected 1") }
-        let flags = try byte("flags")
-        guard flags & ~0x1F == 0 else { throw fail("flags 0x\(String(flags, radix: 16)), expected only bits 0x1f") }
+        var c = MessageCursor(message.data) { [self] in malformed(object, "link message at byte \(message.position): \($0)") }
+        let version = try c.byte("version")
+        guard version == 1 else { throw c.fail("version \(version), expected 1") }
+        let flags = try c.byte("flags")
+        guard flags & ~0x1F == 0 else { throw c.fail("flags 0x\(String(flags, radix: 16)), expected only bits 0x1f") }
         var type: UInt8 = 0  // hard
         if flags & 0x08 != 0 {
-            type = try byte("link type")
+            type = try c.byte("link type")
             guard type <= 1 || type >= 64 else {
-                throw fail("link type \(type), expected 0 (hard), 1 (soft) or 64-255 (user-defined)")
+                throw c.fail("link type \(type), expected 0 (hard), 1 (soft) or 64-255 (user-defined)")
             }
         }
-        if flags & 0x04 != 0 { _ = try take(8, "creation order") }
+        if flags & 0x04 != 0 { _ = try c.take(8, "creation order") }
         if flags & 0x10 != 0 {
-            let cset = try byte("character set")
-            guard cset <= 1 else { throw fail("character set \(cset), expected 0 (ASCII) or 1 (UTF-8)") }
+            let cset = try c.byte("character set")
+            guard cset <= 1 else { throw c.fail("character set \(cset), expected 0 (ASCII) or 1 (UTF-8)") }
         }
-        let nameLength = Self.integer(try take(1 << UInt64(flags & 0x03), "name length"))
-        guard nameLength > 0 else { throw fail("name of 0 bytes") }
-        let name = try take(nameLength, "name")
-        guard !name.contains(0) else { throw fail("name of \(nameLength) bytes holds a NUL byte") }
+        let nameLength = Self.integer(try c.take(1 << UInt64(flags & 0x03), "name length"))
+        guard nameLength > 0 else { throw c.fail("name of 0 bytes") }
+        let name = try c.take(nameLength, "name")
+        guard !name.contains(0) else { throw c.fail("name of \(nameLength) bytes holds a NUL byte") }
         let label = String(decoding: name.prefix(HDF5ProfileLimits.maxNameBytes), as: UTF8.self)
         switch type {
         case 0:
-            _ = try take(UInt64(offsetSize), "link \(label): object address")
+            _ = try c.take(UInt64(offsetSize), "link \(label): object address")
         case 1:
-            let length = Self.integer(try take(2, "link \(label): soft link path length"))
-            guard length > 0 else { throw fail("link \(label): soft link path of 0 bytes") }
-            _ = try take(length, "link \(label): soft link path")
+            let length = Self.integer(try c.take(2, "link \(label): soft link path length"))
+            guard length > 0 else { throw c.fail("link \(label): soft link path of 0 bytes") }
+            _ = try c.take(length, "link \(label): soft link path")
         default:
             let kind = type == 64 ? "external link data" : "user-defined link data"
-            let length = Self.integer(try take(2, "link \(label): \(kind) length"))
+            let length = Self.integer(try c.take(2, "link \(label): \(kind) length"))
             // Newer libhdf5 refuses an external link's data shorter than its flags and two NULs.
-            guard type != 64 || length >= 3 else { throw fail("link \(label): \(kind) of \(length) bytes, expected at least 3") }
-            _ = try take(length, "link \(label): \(kind)")
+            guard type != 64 || length >= 3 else { throw c.fail("link \(label): \(kind) of \(length) bytes, expected at least 3") }
+            _ = try c.take(length, "link \(label): \(kind)")
         }
     }
 }
@@ -460,10 +443,13 @@ extension HDF5StructureCheck {
     private static let maxChunkNodes = 1 << 16
     private static let maxChunkDepth = 32
 
+    static let virtualDatasetRefusal = "virtual dataset refused (its data is mapped from other datasets or files)"
+
     /// Checks a data layout message the way libhdf5's `H5O__layout_decode` and
     /// `H5D__chunk_set_info` will use it: compact data within the message, chunk dimensions
     /// present and non-zero (libhdf5 divides by them), and a version 3 chunk index that is a
-    /// tree of chunk B-tree nodes within the file whose chunks lie within the file.
+    /// tree of chunk B-tree nodes within the file whose chunks lie within the file. Virtual
+    /// layouts are refused here.
     fileprivate func checkLayout(_ message: Message, space: (dims: [UInt64], max: [UInt64]?)?, object: String) throws {
         let d = message.data
         func fail(_ text: String) -> RNNFormatError {
@@ -507,6 +493,12 @@ extension HDF5StructureCheck {
                 return
             }
         case 4, 5:
+            if d[1] == 3 {
+                // libhdf5 decodes a virtual layout's mapping (file and dataset names, selections)
+                // from a global heap object while opening the dataset, unchecked (an object index
+                // beyond its collection crashed H5HG_read); the profile refuses these anyway.
+                throw RNNFormatError(.refused, file: path, object: object, Self.virtualDatasetRefusal)
+            }
             guard d[1] == 2 else { return }
             guard d.count >= 5 else { throw fail("\(d.count) bytes") }
             let dimensionality = Int(d[3]), width = Int(d[4])

@@ -270,7 +270,7 @@ private struct ProfileWalk {
             }
             let layout = try session.call("H5Pget_layout", object: path, failed: { $0 == H5D_LAYOUT_ERROR }) { H5Pget_layout(plist) }
             guard layout != H5D_VIRTUAL else {
-                throw refuse(path, "virtual dataset refused (its data is mapped from other datasets or files)")
+                throw refuse(path, HDF5StructureCheck.virtualDatasetRefusal)
             }
             guard layout == H5D_CONTIGUOUS || layout == H5D_CHUNKED || layout == H5D_COMPACT else {
                 throw session.error("H5Pget_layout", object: path)

@@ -20,7 +20,10 @@
 ///   `H5T__conv_vlen`, `H5HG_read`); symbol table messages, whose B-tree and symbol nodes must
 ///   lie within the file, carry their signatures and form a tree; link messages, which must
 ///   decode (`H5O__link_decode`: a group with one that does not crashes libhdf5 while it
-///   releases its link table) with every field within the message.
+///   releases its link table) with every field within the message; the messages `H5D_open`
+///   decodes (dataspace, datatype, fill value, filter pipeline, external file list) and the
+///   comment, whose names must be NUL-terminated and whose fields must lie within the message
+///   (`checkDatasetMessage`); layout messages (`checkLayout`; virtual layouts are refused).
 ///
 /// Structures are checked where metadata points, as libhdf5 reaches them, never by scanning
 /// for signatures: tensor data may contain any bytes.
