@@ -254,7 +254,12 @@ def main():
     parser.add_argument("--modes", nargs="*", default=["whole", "streaming"])
     parser.add_argument("--no-check", action="store_true", help="skip the output comparison")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--cpus", type=int, nargs="+",
+                        help="run PyTorch and rnnconvert on these CPUs only (Linux; as many as --threads asks for)")
     args = parser.parse_args()
+    if args.cpus:
+        # Inherited by the rnnconvert processes, so both sides run on the same CPUs.
+        os.sched_setaffinity(0, args.cpus)
 
     if not os.path.exists(args.rnnconvert):
         sys.exit(f"error: {args.rnnconvert} not found; run `swift build -c release` first")
@@ -263,7 +268,8 @@ def main():
 
     cpu, commit = machine()
     print(f"date {datetime.datetime.now().isoformat(timespec='seconds')}, machine {cpu}, commit {commit}, "
-          f"threads {' '.join(map(str, args.threads))}, torch {torch.__version__} (quantized engine {torch.backends.quantized.engine}), "
+          f"threads {' '.join(map(str, args.threads))}, cpus {' '.join(map(str, args.cpus)) if args.cpus else 'any'}, "
+          f"torch {torch.__version__} (quantized engine {torch.backends.quantized.engine}), "
           f"load average {os.getloadavg()[0]:.2f}")
     rows = []
     work = tempfile.mkdtemp(prefix="rnnkit-bench-")
