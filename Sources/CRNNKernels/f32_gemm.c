@@ -279,14 +279,16 @@ CRNN_AVX512 static void f32_gemm_avx512(const float *x, size_t rows, size_t ldx,
         for (; group_tiles && p + GP <= panels && (p + GP) * NR <= n; p += GP) {
             const float *pp = packed + p * NR * k;
             const size_t j0 = p * NR;
-            for (size_t c0 = 0; c0 < k || c0 == 0; c0 += KC) {
+            /* At least one block, so that k = 0 still writes the bias. */
+            size_t c0 = 0;
+            do {
                 const size_t kc = k - c0 < KC ? k - c0 : KC;
                 size_t r = 0;
                 for (; r + 3 <= rows; r += 3) f32_tile_group_avx512(3, x + r * ldx, ldx, pp, c0, kc, bias, j0, y + r * ldy, ldy);
                 if (rows - r == 2) f32_tile_group_avx512(2, x + r * ldx, ldx, pp, c0, kc, bias, j0, y + r * ldy, ldy);
                 if (rows - r == 1) f32_tile_group_avx512(1, x + r * ldx, ldx, pp, c0, kc, bias, j0, y + r * ldy, ldy);
-                if (k == 0) break;
-            }
+                c0 += KC;
+            } while (c0 < k);
         }
         for (; p + 2 <= panels; p += 2) {
             const size_t j0 = p * NR, nj1 = n - (j0 + NR) < NR ? n - (j0 + NR) : NR;

@@ -45,7 +45,8 @@ if arguments.first == "floor" {
     exit(0)
 }
 
-let hiddenSizes = arguments.compactMap { Int($0) }.isEmpty ? [128, 256, 512, 1024] : arguments.compactMap { Int($0) }
+let requestedSizes = arguments.compactMap { Int($0) }
+let hiddenSizes = requestedSizes.isEmpty ? [128, 256, 512, 1024] : requestedSizes
 print("kernels: \(KernelISA.best), one thread; microseconds per 3H x H product of one row (median / min)")
 print("| H | fp32 C kernel | fp32 Swift SIMD | fp32 read floor | int8 C kernel | int8 Swift SIMD | int8 quantize + C kernel | int8 read floor |")
 print("|---|---|---|---|---|---|---|---|")
