@@ -12,8 +12,8 @@ static inline float crnn_sigmoid1(float x) { return 1.0f / (1.0f + expf(-x)); }
 static inline float crnn_tanh1(float x) { return (float)tanh((double)x); }
 
 static void gru_rows_scalar(const float *gi, const float *gh, const float *h_prev, float *h_out,
-                            size_t hidden, size_t from) {
-    for (size_t j = from; j < hidden; ++j) {
+                            size_t hidden, size_t from, size_t to) {
+    for (size_t j = from; j < to; ++j) {
         const float r = crnn_sigmoid1(gh[j] + gi[j]);
         const float z = crnn_sigmoid1(gh[hidden + j] + gi[hidden + j]);
         const float n = crnn_tanh1(gi[2 * hidden + j] + gh[2 * hidden + j] * r);
@@ -21,8 +21,9 @@ static void gru_rows_scalar(const float *gi, const float *gh, const float *h_pre
     }
 }
 
-static void lstm_rows_scalar(const float *gi, const float *gh, float *c, float *h_out, size_t hidden, size_t from) {
-    for (size_t j = from; j < hidden; ++j) {
+static void lstm_rows_scalar(const float *gi, const float *gh, float *c, float *h_out, size_t hidden, size_t from,
+                             size_t to) {
+    for (size_t j = from; j < to; ++j) {
         const float i = crnn_sigmoid1(gh[j] + gi[j]);
         const float f = crnn_sigmoid1(gh[hidden + j] + gi[hidden + j]);
         const float g = crnn_tanh1(gh[2 * hidden + j] + gi[2 * hidden + j]);
@@ -114,6 +115,12 @@ static inline size_t crnn_vector_span(size_t n, size_t block) {
     return block ? n / block * block : 0;
 }
 
+/* Where the vector part of a cell over elements ..< to of a row of `hidden` ends. */
+static inline size_t crnn_cell_vector_end(size_t hidden, size_t block, size_t to) {
+    const size_t span = crnn_vector_span(hidden, block);
+    return span < to ? span : to;
+}
+
 /* The cells run in two passes over chunks of a row: first every gate's activation into a
  * buffer, then the state update. Each pass is a short loop of independent iterations, so the
  * core overlaps many of them; one loop computing r, z, n and h' per vector left the exp and
@@ -132,10 +139,11 @@ CRNN_AVX2 CRNN_INLINE void tanh_pass_avx2(const float *gi, const float *gh, floa
         _mm256_store_ps(y + j, crnn_tanh8(_mm256_add_ps(_mm256_loadu_ps(gh + j), _mm256_loadu_ps(gi + j))));
 }
 
-CRNN_AVX2 static void gru_cell_avx2(size_t block, const float *gi, const float *gh, const float *h_prev, float *h_out, size_t hidden) {
-    const size_t span = crnn_vector_span(hidden, block);
+CRNN_AVX2 static void gru_cell_avx2(size_t block, const float *gi, const float *gh, const float *h_prev, float *h_out, size_t hidden,
+                                    size_t from, size_t to) {
+    const size_t span = crnn_cell_vector_end(hidden, block, to);
     _Alignas(64) float r[CRNN_CELL_CHUNK], z[CRNN_CELL_CHUNK];
-    for (size_t j0 = 0; j0 < span; j0 += CRNN_CELL_CHUNK) {
+    for (size_t j0 = from; j0 < span; j0 += CRNN_CELL_CHUNK) {
         const size_t m = span - j0 < CRNN_CELL_CHUNK ? span - j0 : CRNN_CELL_CHUNK;
         sigmoid_pass_avx2(gi + j0, gh + j0, r, m);
         sigmoid_pass_avx2(gi + hidden + j0, gh + hidden + j0, z, m);
@@ -147,13 +155,14 @@ CRNN_AVX2 static void gru_cell_avx2(size_t block, const float *gi, const float *
                                                                     _mm256_load_ps(z + j)), n));
         }
     }
-    gru_rows_scalar(gi, gh, h_prev, h_out, hidden, span);
+    gru_rows_scalar(gi, gh, h_prev, h_out, hidden, span > from ? span : from, to);
 }
 
-CRNN_AVX2 static void lstm_cell_avx2(size_t block, const float *gi, const float *gh, float *c, float *h_out, size_t hidden) {
-    const size_t span = crnn_vector_span(hidden, block);
+CRNN_AVX2 static void lstm_cell_avx2(size_t block, const float *gi, const float *gh, float *c, float *h_out, size_t hidden,
+                                     size_t from, size_t to) {
+    const size_t span = crnn_cell_vector_end(hidden, block, to);
     _Alignas(64) float ig[CRNN_CELL_CHUNK], fg[CRNN_CELL_CHUNK], gg[CRNN_CELL_CHUNK], og[CRNN_CELL_CHUNK];
-    for (size_t j0 = 0; j0 < span; j0 += CRNN_CELL_CHUNK) {
+    for (size_t j0 = from; j0 < span; j0 += CRNN_CELL_CHUNK) {
         const size_t m = span - j0 < CRNN_CELL_CHUNK ? span - j0 : CRNN_CELL_CHUNK;
         sigmoid_pass_avx2(gi + j0, gh + j0, ig, m);
         sigmoid_pass_avx2(gi + hidden + j0, gh + hidden + j0, fg, m);
@@ -167,7 +176,7 @@ CRNN_AVX2 static void lstm_cell_avx2(size_t block, const float *gi, const float 
             _mm256_storeu_ps(h_out + k, _mm256_mul_ps(_mm256_load_ps(og + j), crnn_tanh8(cn)));
         }
     }
-    lstm_rows_scalar(gi, gh, c, h_out, hidden, span);
+    lstm_rows_scalar(gi, gh, c, h_out, hidden, span > from ? span : from, to);
 }
 
 CRNN_AVX2 static void map_avx2(int which, size_t block, const float *x, float *y, size_t n) {
@@ -254,10 +263,11 @@ CRNN_AVX512 CRNN_INLINE void tanh_pass_avx512(const float *gi, const float *gh, 
 }
 
 CRNN_AVX512 static void gru_cell_avx512(size_t block, const float *gi, const float *gh, const float *h_prev,
-                                        float *h_out, size_t hidden) {
-    const size_t span = crnn_vector_span(hidden, block); /* a multiple of 16 */
+                                        float *h_out, size_t hidden,
+                                        size_t from, size_t to) {
+    const size_t span = crnn_cell_vector_end(hidden, block, to);
     _Alignas(64) float r[CRNN_CELL_CHUNK], z[CRNN_CELL_CHUNK];
-    for (size_t j0 = 0; j0 < span; j0 += CRNN_CELL_CHUNK) {
+    for (size_t j0 = from; j0 < span; j0 += CRNN_CELL_CHUNK) {
         const size_t m = span - j0 < CRNN_CELL_CHUNK ? span - j0 : CRNN_CELL_CHUNK;
         sigmoid_pass_avx512(gi + j0, gh + j0, r, m);
         sigmoid_pass_avx512(gi + hidden + j0, gh + hidden + j0, z, m);
@@ -269,14 +279,15 @@ CRNN_AVX512 static void gru_cell_avx512(size_t block, const float *gi, const flo
                                                                     _mm512_load_ps(z + j)), n));
         }
     }
-    gru_rows_scalar(gi, gh, h_prev, h_out, hidden, span);
+    gru_rows_scalar(gi, gh, h_prev, h_out, hidden, span > from ? span : from, to);
 }
 
 CRNN_AVX512 static void lstm_cell_avx512(size_t block, const float *gi, const float *gh, float *c, float *h_out,
-                                         size_t hidden) {
-    const size_t span = crnn_vector_span(hidden, block); /* a multiple of 16 */
+                                         size_t hidden,
+                                         size_t from, size_t to) {
+    const size_t span = crnn_cell_vector_end(hidden, block, to);
     _Alignas(64) float ig[CRNN_CELL_CHUNK], fg[CRNN_CELL_CHUNK], gg[CRNN_CELL_CHUNK], og[CRNN_CELL_CHUNK];
-    for (size_t j0 = 0; j0 < span; j0 += CRNN_CELL_CHUNK) {
+    for (size_t j0 = from; j0 < span; j0 += CRNN_CELL_CHUNK) {
         const size_t m = span - j0 < CRNN_CELL_CHUNK ? span - j0 : CRNN_CELL_CHUNK;
         sigmoid_pass_avx512(gi + j0, gh + j0, ig, m);
         sigmoid_pass_avx512(gi + hidden + j0, gh + hidden + j0, fg, m);
@@ -290,7 +301,7 @@ CRNN_AVX512 static void lstm_cell_avx512(size_t block, const float *gi, const fl
             _mm512_storeu_ps(h_out + k, _mm512_mul_ps(_mm512_load_ps(og + j), crnn_tanh16(cn)));
         }
     }
-    lstm_rows_scalar(gi, gh, c, h_out, hidden, span);
+    lstm_rows_scalar(gi, gh, c, h_out, hidden, span > from ? span : from, to);
 }
 
 CRNN_AVX512 static void map_avx512(int which, size_t block, const float *x, float *y, size_t n) {
@@ -305,36 +316,38 @@ CRNN_AVX512 static void map_avx512(int which, size_t block, const float *x, floa
 
 #endif
 
-void crnn_gru_cell(int isa, size_t sigmoid_block, const float *gi, const float *gh, const float *h_prev, float *h_out, size_t hidden) {
+void crnn_gru_cell(int isa, size_t sigmoid_block, const float *gi, const float *gh, const float *h_prev,
+                   float *h_out, size_t hidden, size_t from, size_t to) {
 #if CRNN_X86
     const int level = crnn_effective_isa(isa);
     if (level >= CRNN_ISA_AVX512) {
-        gru_cell_avx512(sigmoid_block, gi, gh, h_prev, h_out, hidden);
+        gru_cell_avx512(sigmoid_block, gi, gh, h_prev, h_out, hidden, from, to);
         return;
     }
     if (level >= CRNN_ISA_AVX2) {
-        gru_cell_avx2(sigmoid_block, gi, gh, h_prev, h_out, hidden);
+        gru_cell_avx2(sigmoid_block, gi, gh, h_prev, h_out, hidden, from, to);
         return;
     }
 #endif
     (void)isa;
-    gru_rows_scalar(gi, gh, h_prev, h_out, hidden, 0);
+    gru_rows_scalar(gi, gh, h_prev, h_out, hidden, from, to);
 }
 
-void crnn_lstm_cell(int isa, size_t sigmoid_block, const float *gi, const float *gh, float *c, float *h_out, size_t hidden) {
+void crnn_lstm_cell(int isa, size_t sigmoid_block, const float *gi, const float *gh, float *c, float *h_out,
+                    size_t hidden, size_t from, size_t to) {
 #if CRNN_X86
     const int level = crnn_effective_isa(isa);
     if (level >= CRNN_ISA_AVX512) {
-        lstm_cell_avx512(sigmoid_block, gi, gh, c, h_out, hidden);
+        lstm_cell_avx512(sigmoid_block, gi, gh, c, h_out, hidden, from, to);
         return;
     }
     if (level >= CRNN_ISA_AVX2) {
-        lstm_cell_avx2(sigmoid_block, gi, gh, c, h_out, hidden);
+        lstm_cell_avx2(sigmoid_block, gi, gh, c, h_out, hidden, from, to);
         return;
     }
 #endif
     (void)isa;
-    lstm_rows_scalar(gi, gh, c, h_out, hidden, 0);
+    lstm_rows_scalar(gi, gh, c, h_out, hidden, from, to);
 }
 
 void crnn_sigmoid(int isa, size_t sigmoid_block, const float *x, float *y, size_t n) {

@@ -10,6 +10,7 @@
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -109,10 +110,76 @@ void crnn_parallel_run(crnn_task_fn fn, void *context, size_t count) {
     atomic_store(&busy, 0);
 }
 
+int crnn_parallel_pair(crnn_task_fn fn, void *context, uint32_t wait_us) {
+    pthread_once(&started, start_helper);
+    int expected = 0;
+    if (!helper_ok || !atomic_compare_exchange_strong(&busy, &expected, 1)) return 0;
+    job_fn = fn;
+    job_context = context;
+    atomic_store(&done, 0);
+    /* Index 0 is the caller's from the start: the helper can only claim index 1. */
+    const uint64_t generation = ((atomic_load(&ticket) >> 32) + 1) & 0xFFFFFFFFu;
+    const uint64_t t = generation << 32 | (uint64_t)2 << 16 | 1;
+    atomic_store(&ticket, t);
+    if (atomic_load(&sleeping)) {
+        pthread_mutex_lock(&mutex);
+        pthread_cond_signal(&wake);
+        pthread_mutex_unlock(&mutex);
+    }
+    const uint64_t deadline = now_ns() + (uint64_t)wait_us * 1000u;
+    for (;;) {
+        uint64_t current = atomic_load(&ticket);
+        if (!claimable(current)) break; /* the helper took index 1 */
+        if (now_ns() > deadline) {
+            /* Take index 1 back so that the helper can never start it, and report failure. */
+            if (atomic_compare_exchange_strong(&ticket, &current, current + 1)) {
+                atomic_store(&busy, 0);
+                return 0;
+            }
+            break;
+        }
+        crnn_relax();
+    }
+    fn(context, 0);
+    atomic_fetch_add(&done, 1);
+    while (atomic_load(&done) < 2) crnn_relax();
+    atomic_store(&busy, 0);
+    return 1;
+}
+
+void crnn_barrier_wait(crnn_barrier *barrier) {
+    _Atomic uint32_t *arrived = (_Atomic uint32_t *)&barrier->arrived;
+    _Atomic uint32_t *generation = (_Atomic uint32_t *)&barrier->generation;
+    const uint32_t g = atomic_load_explicit(generation, memory_order_acquire);
+    if (atomic_fetch_add_explicit(arrived, 1, memory_order_acq_rel) == 1) {
+        atomic_store_explicit(arrived, 0, memory_order_relaxed);
+        atomic_store_explicit(generation, g + 1, memory_order_release);
+        return;
+    }
+    /* ~10 us of spinning covers a partner that is merely behind; past that it has probably lost
+     * its processor (more runnable threads than cores), so give ours up while waiting. */
+    for (unsigned spins = 0; atomic_load_explicit(generation, memory_order_acquire) == g; ++spins) {
+        if (spins < 4096) {
+            crnn_relax();
+        } else {
+            sched_yield();
+        }
+    }
+}
+
 #else
 
 void crnn_parallel_run(crnn_task_fn fn, void *context, size_t count) {
     for (size_t i = 0; i < count; ++i) fn(context, i);
 }
+
+int crnn_parallel_pair(crnn_task_fn fn, void *context, uint32_t wait_us) {
+    (void)fn;
+    (void)context;
+    (void)wait_us;
+    return 0;
+}
+
+void crnn_barrier_wait(crnn_barrier *barrier) { (void)barrier; }
 
 #endif

@@ -34,4 +34,38 @@ public enum Parallelism {
             }
         }
     }
+
+    /// Runs `body(0)` on the calling thread and `body(1)` on the helper thread at the same time,
+    /// for work in which each waits for the other (`SpinBarrier`), and returns true when both
+    /// have finished. Returns false, having run nothing, when the helper has not started within
+    /// `waitMicroseconds` (asleep, or serving another caller): the caller then works alone.
+    static func pair(waitMicroseconds: UInt32, _ body: (Int) -> Void) -> Bool {
+        withoutActuallyEscaping(body) { body in
+            var job = body
+            return withUnsafeMutablePointer(to: &job) { pointer in
+                crnn_parallel_pair({ context, index in
+                    guard let context else { return }
+                    context.assumingMemoryBound(to: ((Int) -> Void).self).pointee(index)
+                }, pointer, waitMicroseconds) == 1
+            }
+        }
+    }
+}
+
+/// Where the two threads of `Parallelism.pair` wait for each other: the n-th `wait()` of one
+/// returns once the other has made its n-th call. A class over C memory so both threads share
+/// one; `@unchecked Sendable` because every access goes through `crnn_barrier_wait`'s atomics.
+final class SpinBarrier: @unchecked Sendable {
+    private let barrier: UnsafeMutablePointer<crnn_barrier>
+
+    init() {
+        // Its own cache line, so the spinning thread's reads do not share one with other data.
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: 64)
+        barrier = raw.bindMemory(to: crnn_barrier.self, capacity: 1)
+    }
+
+    deinit { UnsafeMutableRawPointer(barrier).deallocate() }
+
+    @inline(__always) func wait() { crnn_barrier_wait(barrier) }
 }

@@ -148,4 +148,35 @@ import Testing
         #expect(run(.avx2VNNI) == run(.avx2))
         if block == 0 { #expect(run(.portable) == run(.avx2)) }
     }
+
+    /// Two calls over elements split at a multiple of 32 give the whole-row call's bits: what
+    /// lets two threads share a row (the vector part and the scalar tail stay where they were).
+    @Test(arguments: KernelISA.allCases, [(77, 32), (77, 64), (200, 96), (64, 32), (40, 32)])
+    func splitRowsAgreeBitForBit(isa: KernelISA, shape: (hidden: Int, split: Int)) {
+        let hidden = shape.hidden
+        var rng = KernelTestRandom(seed: UInt64(hidden + shape.split))
+        let gi = rng.floats(4 * hidden, in: -6...6), gh = rng.floats(4 * hidden, in: -6...6)
+        let h0 = rng.floats(hidden), c0 = rng.floats(hidden, in: -3...3)
+        func run(_ ranges: [Range<Int>]) -> [UInt32] {
+            var h = h0, c = c0, hl = [Float](repeating: 0, count: hidden)
+            gi.withUnsafeBufferPointer { gi in
+                gh.withUnsafeBufferPointer { gh in
+                    for range in ranges {
+                        h.withUnsafeMutableBufferPointer { h in
+                            CellKernel.gru(gi: gi.baseAddress!, gh: gh.baseAddress!, hPrev: h.baseAddress!, hOut: h.baseAddress!,
+                                           hidden: hidden, elements: range, sigmoidBlock: 32, isa: isa)
+                        }
+                        c.withUnsafeMutableBufferPointer { c in
+                            hl.withUnsafeMutableBufferPointer { hl in
+                                CellKernel.lstm(gi: gi.baseAddress!, gh: gh.baseAddress!, c: c.baseAddress!, hOut: hl.baseAddress!,
+                                                hidden: hidden, elements: range, sigmoidBlock: 32, isa: isa)
+                            }
+                        }
+                    }
+                }
+            }
+            return (h + c + hl).map(\.bitPattern)
+        }
+        #expect(run([shape.split..<hidden, 0..<shape.split]) == run([0..<hidden]))
+    }
 }

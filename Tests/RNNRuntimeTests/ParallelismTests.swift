@@ -64,4 +64,45 @@ import Testing
             for await ok in group { #expect(ok) }
         }
     }
+
+    /// A pair runs its two indices at the same time: each round, each index writes its slot,
+    /// meets the other at the barrier, and then reads the other's slot of the same round. When
+    /// the helper does not join (another caller has it), nothing runs; under contention from 8
+    /// tasks every pair either ran both indices through all rounds or ran nothing.
+    @Test func pairsRunTogetherOrNotAtAll() async {
+        final class Slots: @unchecked Sendable {
+            // Slot i is written only by index i; the other index reads it after a barrier.
+            var rounds = [Int](repeating: -1, count: 2)
+            var seen = [Int](repeating: 0, count: 2)
+            var runs = [Int](repeating: 0, count: 2)
+        }
+        let outcomes = await withTaskGroup(of: (ran: Bool, ok: Bool).self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    var results: [(Bool, Bool)] = []
+                    for _ in 0..<50 {
+                        let slots = Slots(), barrier = SpinBarrier(), rounds = 200
+                        let ran = Parallelism.pair(waitMicroseconds: 2000) { index in
+                            slots.runs[index] += 1
+                            for round in 0..<rounds {
+                                slots.rounds[index] = round
+                                barrier.wait()
+                                if slots.rounds[1 - index] == round { slots.seen[index] += 1 }
+                                barrier.wait()
+                            }
+                        }
+                        let ok = ran ? slots.runs == [1, 1] && slots.seen == [rounds, rounds] : slots.runs == [0, 0]
+                        results.append((ran, ok))
+                    }
+                    return (results.contains { $0.0 }, results.allSatisfy { $0.1 })
+                }
+            }
+            var all: [(ran: Bool, ok: Bool)] = []
+            for await outcome in group { all.append(outcome) }
+            return all
+        }
+        let allOK = outcomes.allSatisfy { $0.ok }, anyRan = outcomes.contains { $0.ran }
+        #expect(allOK)
+        #expect(anyRan, "the helper never joined a pair")
+    }
 }

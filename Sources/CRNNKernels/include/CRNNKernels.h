@@ -141,13 +141,17 @@ int crnn_pytorch_cpu_capability(void);
 
 /* GRU, gate blocks r, z, n of `hidden` each in gi (b_ih included) and gh (b_hh included):
  * r = sigmoid(gh_r + gi_r), z = sigmoid(gh_z + gi_z), n = tanh(gi_n + gh_n * r),
- * h_out = (h_prev - n) * z + n. h_prev may equal h_out. */
+ * h_out = (h_prev - n) * z + n, for the elements from..<to of the row (0..<hidden for all of it).
+ * h_prev may equal h_out. `from` must be a multiple of 32 or at least the row's vector span;
+ * then every element gets what the whole-row update gives it, so two threads may split a row
+ * at a multiple of 32. */
 void crnn_gru_cell(int isa, size_t sigmoid_block, const float *gi, const float *gh, const float *h_prev,
-                   float *h_out, size_t hidden);
+                   float *h_out, size_t hidden, size_t from, size_t to);
 
-/* LSTM, gate blocks i, f, g, o: gates = gh + gi, c = f * c + i * g (in place), h_out = o * tanh(c). */
+/* LSTM, gate blocks i, f, g, o: gates = gh + gi, c = f * c + i * g (in place), h_out = o * tanh(c),
+ * for the elements from..<to (as for crnn_gru_cell). */
 void crnn_lstm_cell(int isa, size_t sigmoid_block, const float *gi, const float *gh, float *c, float *h_out,
-                    size_t hidden);
+                    size_t hidden, size_t from, size_t to);
 
 /* Element-wise y = sigmoid(x) (blocks as above) and y = tanh(x); y may equal x. */
 void crnn_sigmoid(int isa, size_t sigmoid_block, const float *x, float *y, size_t n);
@@ -175,6 +179,22 @@ float crnn_stream_read(int isa, const void *data, size_t bytes);
  */
 typedef void (*crnn_task_fn)(void *context, size_t index);
 void crnn_parallel_run(crnn_task_fn fn, void *context, size_t count);
+
+/* Runs fn(context, 0) on the calling thread and fn(context, 1) on the helper thread at the same
+ * time, for work that meets at crnn_barrier_wait, and returns 1 when both have finished. Returns 0
+ * without running anything when the helper has not started index 1 within `wait_us`
+ * microseconds (it is asleep, or busy with another caller's job); the caller then does the
+ * work alone. Work that waits for the other index must only be run through this. */
+int crnn_parallel_pair(crnn_task_fn fn, void *context, uint32_t wait_us);
+
+/* A barrier for the two threads of crnn_parallel_pair: each call returns once both have called
+ * it (the n-th call of one thread meets the n-th call of the other). Spins, then yields the
+ * processor while the other thread is late. Zero-initialize it before the pair starts. */
+typedef struct {
+    uint32_t arrived;
+    uint32_t generation;
+} crnn_barrier;
+void crnn_barrier_wait(crnn_barrier *barrier);
 
 #ifdef __cplusplus
 }

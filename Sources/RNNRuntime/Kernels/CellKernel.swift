@@ -12,12 +12,17 @@ package enum CellKernel {
     ///   - gh: (3·hidden) hidden projection with `b_hh`.
     ///   - hPrev: (hidden) previous state; may be the same memory as `hOut`.
     ///   - hOut: (hidden) new state.
+    ///   - elements: the elements to update, all by default; a range that starts at a multiple
+    ///     of 32 gets exactly what the whole-row call gives there (two threads split rows so).
     @inline(__always)
     package static func gru(
         gi: UnsafePointer<Float>, gh: UnsafePointer<Float>, hPrev: UnsafePointer<Float>,
-        hOut: UnsafeMutablePointer<Float>, hidden: Int, sigmoidBlock: Int, isa: KernelISA = .best
+        hOut: UnsafeMutablePointer<Float>, hidden: Int, elements: Range<Int>? = nil, sigmoidBlock: Int,
+        isa: KernelISA = .best
     ) {
-        crnn_gru_cell(isa.rawValue, sigmoidBlock, gi, gh, hPrev, hOut, hidden)
+        let range = elements ?? 0..<hidden
+        precondition(range.lowerBound >= 0 && range.upperBound <= hidden && range.lowerBound % 32 == 0)
+        crnn_gru_cell(isa.rawValue, sigmoidBlock, gi, gh, hPrev, hOut, hidden, range.lowerBound, range.upperBound)
     }
 
     /// LSTM: gates i, f, g, o; `c' = f·c + i·g` (in place), `h' = o·tanh(c')`.
@@ -27,12 +32,16 @@ package enum CellKernel {
     ///   - gh: (4·hidden) hidden projection with `b_hh`.
     ///   - c: (hidden) cell state, updated in place.
     ///   - hOut: (hidden) new hidden state before any projection.
+    ///   - elements: as for `gru`.
     @inline(__always)
     package static func lstm(
         gi: UnsafePointer<Float>, gh: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
-        hOut: UnsafeMutablePointer<Float>, hidden: Int, sigmoidBlock: Int, isa: KernelISA = .best
+        hOut: UnsafeMutablePointer<Float>, hidden: Int, elements: Range<Int>? = nil, sigmoidBlock: Int,
+        isa: KernelISA = .best
     ) {
-        crnn_lstm_cell(isa.rawValue, sigmoidBlock, gi, gh, c, hOut, hidden)
+        let range = elements ?? 0..<hidden
+        precondition(range.lowerBound >= 0 && range.upperBound <= hidden && range.lowerBound % 32 == 0)
+        crnn_lstm_cell(isa.rawValue, sigmoidBlock, gi, gh, c, hOut, hidden, range.lowerBound, range.upperBound)
     }
 
     /// `y[i] = 1 / (1 + exp(-x[i]))` (vector blocks of `sigmoidBlock`, as ATen); `y` may be `x`.
