@@ -6,6 +6,10 @@
 
 size_t crnn_f32_packed_count(size_t n, size_t k) { return crnn_round_up(n, NR) * k; }
 
+/* Groups of GP panels are contiguous blocks of GP * NR * k floats. */
+_Static_assert(CRNN_ROW_BLOCK % (NR * GP) == 0, "row ranges must start at a group");
+size_t crnn_f32_packed_offset(size_t row, size_t k) { return row * k; }
+
 /* Panel p's weights of column 0; column c's are at c * (*ld). Panels of one group share ld. */
 static inline size_t f32_panel_offset(size_t p, size_t k, size_t panels, size_t *ld) {
     const size_t g0 = p / GP * GP;

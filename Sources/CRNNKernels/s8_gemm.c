@@ -8,6 +8,9 @@
 size_t crnn_s8_padded_k(size_t k) { return crnn_round_up(k, KG); }
 size_t crnn_s8_packed_count(size_t n, size_t k) { return crnn_round_up(n, NR) * crnn_round_up(k, KG); }
 
+/* Panels are contiguous blocks of NR * padded k bytes. */
+size_t crnn_s8_packed_offset(size_t row, size_t k) { return row * crnn_round_up(k, KG); }
+
 void crnn_s8_pack(const int8_t *w, size_t n, size_t k, size_t ldw, int8_t *packed, int32_t *colsum) {
     const size_t panels = crnn_round_up(n, NR) / NR, groups = crnn_round_up(k, KG) / KG;
     for (size_t p = 0; p < panels; ++p) {

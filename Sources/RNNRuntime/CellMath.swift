@@ -14,9 +14,11 @@ protocol CellMath: Sendable {
     ///   - hOut: (H) the new hidden state before any projection.
     ///   - c: (H) cell state, updated in place (LSTM only).
     ///   - hidden: H.
+    ///   - elements: the elements to update (two threads split a row at a multiple of 32 and
+    ///     get the whole-row results).
     func update(
         gi: UnsafePointer<Float>, gh: UnsafePointer<Float>, hPrev: UnsafePointer<Float>,
-        hOut: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, hidden: Int
+        hOut: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, hidden: Int, elements: Range<Int>
     )
 }
 
@@ -29,9 +31,9 @@ struct GRUMath: CellMath {
     @inline(__always)
     func update(
         gi: UnsafePointer<Float>, gh: UnsafePointer<Float>, hPrev: UnsafePointer<Float>,
-        hOut: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, hidden h: Int
+        hOut: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, hidden h: Int, elements: Range<Int>
     ) {
-        CellKernel.gru(gi: gi, gh: gh, hPrev: hPrev, hOut: hOut, hidden: h, sigmoidBlock: sigmoidBlock)
+        CellKernel.gru(gi: gi, gh: gh, hPrev: hPrev, hOut: hOut, hidden: h, elements: elements, sigmoidBlock: sigmoidBlock)
     }
 }
 
@@ -44,9 +46,9 @@ struct LSTMMath: CellMath {
     @inline(__always)
     func update(
         gi: UnsafePointer<Float>, gh: UnsafePointer<Float>, hPrev: UnsafePointer<Float>,
-        hOut: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, hidden h: Int
+        hOut: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, hidden h: Int, elements: Range<Int>
     ) {
-        CellKernel.lstm(gi: gi, gh: gh, c: c, hOut: hOut, hidden: h, sigmoidBlock: sigmoidBlock)
+        CellKernel.lstm(gi: gi, gh: gh, c: c, hOut: hOut, hidden: h, elements: elements, sigmoidBlock: sigmoidBlock)
     }
 }
 
@@ -57,12 +59,15 @@ struct TanhRNNMath: CellMath {
     @inline(__always)
     func update(
         gi: UnsafePointer<Float>, gh: UnsafePointer<Float>, hPrev: UnsafePointer<Float>,
-        hOut: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, hidden h: Int
+        hOut: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, hidden h: Int, elements: Range<Int>
     ) {
-        for j in 0..<h {
+        for j in elements {
             hOut[j] = gi[j] + gh[j]
         }
-        CellKernel.tanh(UnsafeBufferPointer(start: hOut, count: h), into: UnsafeMutableBufferPointer(start: hOut, count: h))
+        // Correctly rounded on every path, so any split gives the whole row's values.
+        let out = hOut + elements.lowerBound
+        CellKernel.tanh(UnsafeBufferPointer(start: out, count: elements.count),
+                        into: UnsafeMutableBufferPointer(start: out, count: elements.count))
     }
 }
 
@@ -73,9 +78,9 @@ struct ReLURNNMath: CellMath {
     @inline(__always)
     func update(
         gi: UnsafePointer<Float>, gh: UnsafePointer<Float>, hPrev: UnsafePointer<Float>,
-        hOut: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, hidden h: Int
+        hOut: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, hidden h: Int, elements: Range<Int>
     ) {
-        for j in 0..<h {
+        for j in elements {
             let v = gi[j] + gh[j]
             hOut[j] = v > 0 ? v : 0
         }

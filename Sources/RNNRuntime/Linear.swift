@@ -79,16 +79,42 @@ public struct Linear: Sendable {
         _ x: UnsafeBufferPointer<Float>, rows: Int, into y: UnsafeMutableBufferPointer<Float>,
         workspace: inout LinearWorkspace
     ) {
+        apply(x, rows: rows, into: y, outputs: nil, workspace: &workspace)
+    }
+
+    /// `apply` for the output features in `outputs` only (nil: all), the other columns of y
+    /// untouched; each computed feature gets exactly the whole product's value (int8: the
+    /// activations are quantized from the whole block as always). `outputs` must satisfy
+    /// `canSplit(at:)`.
+    func apply(
+        _ x: UnsafeBufferPointer<Float>, rows: Int, into y: UnsafeMutableBufferPointer<Float>,
+        outputs: Range<Int>?, workspace: inout LinearWorkspace
+    ) {
         precondition(x.count >= rows * inFeatures && y.count >= rows * outFeatures)
         guard rows > 0 else { return }
         switch prepared {
         case .float32(let matrix):
-            matrix.apply(x, rows: rows, into: y)
+            matrix.apply(x, rows: rows, into: y, outputs: outputs)
         case .int8(let matrix):
-            Self.applyInt8(matrix, x, rows: rows, into: y, scratch: &workspace.int8)
+            Self.applyInt8(matrix, x, rows: rows, into: y, outputs: outputs, scratch: &workspace.int8)
         case .affineInt8(let w):
+            precondition(outputs == nil || outputs == 0..<outFeatures, "the affine int8 product computes every output")
             w.apply(x, rows: rows, bias: bias, into: y, scratch: &workspace.int8)
         }
+    }
+
+    /// Whether the product runs the int8 kernel (about four times the float kernel's speed).
+    var isInt8: Bool {
+        if case .float32 = prepared { return false }
+        return true
+    }
+
+    /// Whether two products over `0..<row` and `row..<outFeatures` may replace the whole one:
+    /// the packed layouts split at multiples of `CRNN_ROW_BLOCK` (the reference path for affine
+    /// int8 weights does not split).
+    func canSplit(at row: Int) -> Bool {
+        if case .affineInt8 = prepared { return false }
+        return row > 0 && row < outFeatures && PackedFloatMatrix.isSplittable(0..<row, outFeatures: outFeatures)
     }
 }
 
@@ -112,12 +138,13 @@ extension Linear {
     @inline(__always)
     static func applyInt8(
         _ matrix: PackedInt8Matrix, _ x: UnsafeBufferPointer<Float>, rows: Int,
-        into y: UnsafeMutableBufferPointer<Float>, scratch: inout Int8Scratch
+        into y: UnsafeMutableBufferPointer<Float>, outputs: Range<Int>? = nil, scratch: inout Int8Scratch
     ) {
         let k = matrix.inFeatures, padded = matrix.paddedInFeatures
         guard k > 0 else {
             // No columns: every accumulator is 0 and y is the bias.
-            matrix.apply(UnsafeBufferPointer(start: nil, count: 0), rows: rows, scale: 1, zeroPoint: 0, maxCode: 0, into: y)
+            matrix.apply(UnsafeBufferPointer(start: nil, count: 0), rows: rows, scale: 1, zeroPoint: 0, maxCode: 0, into: y,
+                         outputs: outputs)
             return
         }
         let range = QuantizeKernel.minMax(x, rows: rows, cols: k)
@@ -128,7 +155,7 @@ extension Linear {
             let top = QuantizeKernel.quantize(x, rows: rows, cols: k, inverseScale: 1 / activation.scale,
                                               zeroPoint: activation.zeroPoint, into: xq)
             matrix.apply(UnsafeBufferPointer(xq), rows: rows, scale: activation.scale, zeroPoint: activation.zeroPoint,
-                         maxCode: top, into: y)
+                         maxCode: top, into: y, outputs: outputs)
         }
     }
 }

@@ -143,7 +143,7 @@ extension RecurrentWeights {
         let layout = try layout(input: input.shape, h0: h0?.shape, c0: c0?.shape, stateNames: stateNames)
         let plans = try plans(layout: layout, inputRank: input.rank, lengths: lengths)
         let tokens = plans.maximumTokens
-        let lanes = directionLanes(tokens: tokens)
+        let lanes = directionLanes(tokens: tokens, batch: layout.batch)
         if !(scratch?.fits(self, tokens: tokens, batch: layout.batch, lanes: lanes) ?? false) {
             scratch = RecurrenceWorkspace(weights: self, tokens: tokens, batch: layout.batch, lanes: lanes)
         }

@@ -15,6 +15,11 @@ public enum Parallelism {
     /// below this, waking a second thread costs more than it saves (measured: BENCHMARKS.md).
     static let minimumWorkPerThread = 2_000_000
 
+    /// Recurrent multiply-adds per step (batch x gate rows x hidden) a unidirectional layer needs
+    /// before its steps are split across two threads, for float32 and int8 weights.
+    static let minimumFloatSplitWork = 150_000
+    static let minimumInt8SplitWork = 600_000
+
     /// Runs `body(i)` for `i` in `0..<count` on the calling thread and the runtime's helper
     /// thread (`crnn_parallel_run`), returning when all have finished.
     ///

@@ -102,16 +102,26 @@ struct SliceBuffers {
     var cN: UnsafeMutablePointer<Float>?
 }
 
+/// How two threads share the steps of one unidirectional layer (`RecurrentWeights.rowSplit`).
+struct RowSplit {
+    /// Product rows (gate rows) `0..<rows` are thread 0's, the rest thread 1's.
+    var rows: Int
+    /// Cell elements `0..<elements` are thread 0's, the rest thread 1's.
+    var elements: Int
+}
+
 /// Scratch for one call, allocated once before the loops and carved into regions: two
-/// ping-pong layer buffers, then one set of per-direction scratch per lane (directions that
-/// run at the same time need their own), and one `LinearWorkspace` per lane with its int8
-/// buffers already at their largest size, so no product allocates.
+/// ping-pong layer buffers, then one set of per-direction scratch per lane of a bidirectional
+/// module (directions that run at the same time need their own), and one `LinearWorkspace`
+/// per lane (thread) with its int8 buffers already at their largest size, so no product
+/// allocates.
 ///
 /// A class over raw memory: the driver reaches it through pointers, the time loop neither
 /// retains nor copies it, and a stream can keep one from call to call (`StreamingState`).
 /// `@unchecked Sendable` because one call at a time uses it: a call either makes its own or
 /// takes a stream's after checking that it holds the only reference; the two directions of a
-/// bidirectional layer use disjoint lanes of it (`Parallelism.run`).
+/// bidirectional layer use disjoint lanes of it (`Parallelism.run`), the two threads of a split
+/// layer disjoint parts of one lane and their own `LinearWorkspace`s (`Parallelism.pair`).
 final class RecurrenceWorkspace: @unchecked Sendable {
     let layerWidth: Int
     let gateWidth: Int
@@ -119,14 +129,18 @@ final class RecurrenceWorkspace: @unchecked Sendable {
     let batch: Int
     let hidden: Int
     let stateWidth: Int
-    /// Directions run at the same time: 2 for a bidirectional module allowed two threads, else 1.
+    /// Threads of one call: 2 for a module allowed two threads that uses them
+    /// (`directionLanes`), else 1.
     let lanes: Int
-    /// `2 · tokens · layerWidth + lanes · laneCount` floats, not zero-filled: every region is
+    /// `2 · tokens · layerWidth + regions · laneCount` floats (regions: the lanes of a
+    /// bidirectional module, else 1), not zero-filled: every region is
     /// written before it is read (gathered input, products, initial h and c, cell outputs), and
     /// zeroing megabytes per call showed in profiles.
     let storage: UnsafeMutablePointer<Float>
     /// One per lane.
     let linear: UnsafeMutablePointer<LinearWorkspace>
+    /// Where the two threads of a split layer meet.
+    let barrier = SpinBarrier()
 
     /// Floats of one lane: input gates, hidden gates, h, c, h before projection.
     var laneCount: Int { tokens * gateWidth + batch * gateWidth + batch * stateWidth + 2 * batch * hidden }
@@ -146,7 +160,10 @@ final class RecurrenceWorkspace: @unchecked Sendable {
         hidden = config.hiddenSize
         stateWidth = config.outputSize
         self.lanes = lanes
-        let count = 2 * tokens * layerWidth + lanes * (tokens * gateWidth + batch * gateWidth + batch * stateWidth + 2 * batch * hidden)
+        // A split unidirectional layer's two threads share one set of regions; only their
+        // product scratch is separate.
+        let regions = config.numDirections == 2 ? lanes : 1
+        let count = 2 * tokens * layerWidth + regions * (tokens * gateWidth + batch * gateWidth + batch * stateWidth + 2 * batch * hidden)
         storage = .allocate(capacity: max(count, 1))
         var prototype = LinearWorkspace()
         for layer in weights.layers {
@@ -181,17 +198,41 @@ final class RecurrenceWorkspace: @unchecked Sendable {
 }
 
 extension RecurrentWeights {
-    /// How many directions of a call over `tokens` tokens run at once: 2 when the module is
-    /// bidirectional, the task allows two threads and each direction has enough work to pay
-    /// for waking a second thread; otherwise 1.
-    func directionLanes(tokens: Int) -> Int {
-        guard config.numDirections == 2, Parallelism.maximumThreads >= 2 else { return 1 }
+    /// How many threads a call over `tokens` tokens of `batch` elements uses: 2 when the task
+    /// allows two and either a bidirectional layer's directions each have enough work to pay
+    /// for waking a second thread, or a unidirectional layer's steps are large enough to split
+    /// (`rowSplit`); otherwise 1. Each thread gets a lane of the workspace.
+    func directionLanes(tokens: Int, batch: Int) -> Int {
+        guard Parallelism.maximumThreads >= 2 else { return 1 }
+        if config.numDirections == 1 {
+            return (0..<config.numLayers).contains { rowSplit(layer: $0, batch: batch) != nil } ? 2 : 1
+        }
         var work = 0
         for layer in 0..<config.numLayers {
             work += tokens * config.gateRows * (config.layerInputSize(layer) + config.outputSize)
             if config.projSize > 0 { work += tokens * config.projSize * config.hiddenSize }
         }
         return work >= Parallelism.minimumWorkPerThread ? 2 : 1
+    }
+
+    /// How two threads share each step of unidirectional layer `layer` over `batch` rows, or
+    /// nil when it stays on one: with two threads allowed, no projection, and a recurrent
+    /// product large enough that halving it saves more than the two meetings per step cost
+    /// (~0.3 us each here; measured: BENCHMARKS.md). Thread 0 takes the product rows up to a
+    /// multiple of `PackedFloatMatrix.rowBlock` (128) near the middle and the cell elements up to a multiple of
+    /// 32 near the middle; thread 1 the rest. Every value is computed as on one thread.
+    func rowSplit(layer: Int, batch: Int) -> RowSplit? {
+        guard Parallelism.maximumThreads >= 2, config.numDirections == 1, config.projSize == 0 else { return nil }
+        let weights = layers[layer][0]
+        let hidden = config.hiddenSize, gateRows = config.gateRows
+        let work = batch * gateRows * hidden
+        guard work >= (weights.hiddenProduct.isInt8 ? Parallelism.minimumInt8SplitWork : Parallelism.minimumFloatSplitWork)
+        else { return nil }
+        let block = PackedFloatMatrix.rowBlock
+        let rows = (gateRows + block) / (2 * block) * block, elements = (hidden + 32) / 64 * 32
+        guard elements > 0, elements < hidden, weights.hiddenProduct.canSplit(at: rows),
+              weights.inputProduct.canSplit(at: rows) else { return nil }
+        return RowSplit(rows: rows, elements: elements)
     }
 
     /// Runs every layer and direction of one independent call with the cell math `math`.
@@ -246,8 +287,12 @@ extension RecurrentWeights {
                 output = bufferB
             }
 
-            /// One direction of this layer with lane `lane`'s scratch.
-            func runDirection(_ direction: Int, lane: Int) {
+            /// One direction of this layer with lane `lane`'s scratch; or, with `part` (0 or 1),
+            /// that thread's share of a unidirectional layer split across two threads: product rows
+            /// and cell elements split by `split`, lane 0's buffers shared, lane `part`'s int8
+            /// scratch, and the two threads meeting at `ws.barrier` after the input product and
+            /// after each step's product and cell update.
+            func runDirection(_ direction: Int, lane: Int, part: Int? = nil, split: RowSplit? = nil) {
                 let gates = laneBase + lane * laneCount
                 let hiddenGates = gates + capacity * gateWidth
                 let h = hiddenGates + batch * gateWidth
@@ -255,22 +300,33 @@ extension RecurrentWeights {
                 let hFull = c + batch * hidden
                 let weights = layers[layer][direction]
                 let stateIndex = layer * directions + direction
+                let linearWorkspace = linearWorkspaces + (part ?? lane)
+                var productRows: Range<Int>? = nil
+                var elements = 0..<hidden
+                if let part, let split {
+                    productRows = part == 0 ? 0..<split.rows : split.rows..<gateWidth
+                    elements = part == 0 ? 0..<split.elements : split.elements..<hidden
+                }
+                let leads = part ?? 0 == 0
                 weights.inputProduct.apply(x, rows: tokens, into: UnsafeMutableBufferPointer(start: gates, count: tokens * gateWidth),
-                                           workspace: &(linearWorkspaces + lane).pointee)
-                for k in 0..<batch {
-                    let element = plan.element(k)
-                    let hRow = h + k * out, cRow = c + k * hidden
-                    if let h0 = b.h0 {
-                        hRow.update(from: h0 + (stateIndex * batch + element) * out, count: out)
-                    } else {
-                        hRow.update(repeating: 0, count: out)
-                    }
-                    if let c0 = b.c0 {
-                        cRow.update(from: c0 + (stateIndex * batch + element) * hidden, count: hidden)
-                    } else {
-                        cRow.update(repeating: 0, count: hidden)
+                                           outputs: productRows, workspace: &linearWorkspace.pointee)
+                if leads {
+                    for k in 0..<batch {
+                        let element = plan.element(k)
+                        let hRow = h + k * out, cRow = c + k * hidden
+                        if let h0 = b.h0 {
+                            hRow.update(from: h0 + (stateIndex * batch + element) * out, count: out)
+                        } else {
+                            hRow.update(repeating: 0, count: out)
+                        }
+                        if let c0 = b.c0 {
+                            cRow.update(from: c0 + (stateIndex * batch + element) * hidden, count: hidden)
+                        } else {
+                            cRow.update(repeating: 0, count: hidden)
+                        }
                     }
                 }
+                if part != nil { ws.barrier.wait() }
 
                 for step in 0..<steps {
                     let t = direction == 0 ? step : steps - 1 - step
@@ -278,33 +334,43 @@ extension RecurrentWeights {
                     let first = plan.firstToken(at: t)
                     weights.hiddenProduct.apply(UnsafeBufferPointer(start: h, count: active * out), rows: active,
                                                 into: UnsafeMutableBufferPointer(start: hiddenGates, count: active * gateWidth),
-                                                workspace: &(linearWorkspaces + lane).pointee)
+                                                outputs: productRows, workspace: &linearWorkspace.pointee)
+                    if part != nil { ws.barrier.wait() }
                     for k in 0..<active {
                         math.update(gi: gates + (first + k) * gateWidth, gh: hiddenGates + k * gateWidth,
                                     hPrev: h + k * out, hOut: projecting ? hFull + k * hidden : h + k * out,
-                                    c: c + k * hidden, hidden: hidden)
+                                    c: c + k * hidden, hidden: hidden, elements: elements)
                     }
                     if let projection = weights.projection {
                         projection.apply(UnsafeBufferPointer(start: hFull, count: active * hidden), rows: active,
                                          into: UnsafeMutableBufferPointer(start: h, count: active * out),
-                                         workspace: &(linearWorkspaces + lane).pointee)
+                                         workspace: &linearWorkspace.pointee)
                     }
+                    // Without a projection out == hidden, so a part's elements are its output columns.
+                    let columns = projecting ? 0..<out : elements
                     for k in 0..<active {
-                        (output + (first + k) * layerOutWidth + direction * out).update(from: h + k * out, count: out)
+                        (output + (first + k) * layerOutWidth + direction * out + columns.lowerBound)
+                            .update(from: h + k * out + columns.lowerBound, count: columns.count)
                     }
+                    if part != nil { ws.barrier.wait() }
                 }
 
-                for k in 0..<batch {
-                    let element = plan.element(k)
-                    (b.hN + (stateIndex * batch + element) * out).update(from: h + k * out, count: out)
-                    if let cN = b.cN {
-                        (cN + (stateIndex * batch + element) * hidden).update(from: c + k * hidden, count: hidden)
+                if leads {
+                    for k in 0..<batch {
+                        let element = plan.element(k)
+                        (b.hN + (stateIndex * batch + element) * out).update(from: h + k * out, count: out)
+                        if let cN = b.cN {
+                            (cN + (stateIndex * batch + element) * hidden).update(from: c + k * hidden, count: hidden)
+                        }
                     }
                 }
             }
 
             if lanes == 2 && directions == 2 {
                 Parallelism.run(2) { direction in runDirection(direction, lane: direction) }
+            } else if lanes == 2, let split = rowSplit(layer: layer, batch: batch),
+                      Parallelism.pair(waitMicroseconds: 100, { part in runDirection(0, lane: 0, part: part, split: split) }) {
+                // Both threads ran the layer.
             } else {
                 for direction in 0..<directions { runDirection(direction, lane: 0) }
             }

@@ -15,9 +15,9 @@ import Testing
         let h0 = Self.input([4, 3, 48], seed: 13)
         let lengths = [60, 41, 17]
         // Large enough that the second thread is used, small layers stay on one.
-        #expect(Parallelism.$maximumThreads.withValue(2) { gru.core.weights.directionLanes(tokens: 60 * 3) } == 2)
-        #expect(Parallelism.$maximumThreads.withValue(2) { gru.core.weights.directionLanes(tokens: 3) } == 1)
-        #expect(gru.core.weights.directionLanes(tokens: 60 * 3) == 1)
+        #expect(Parallelism.$maximumThreads.withValue(2) { gru.core.weights.directionLanes(tokens: 60 * 3, batch: 3) } == 2)
+        #expect(Parallelism.$maximumThreads.withValue(2) { gru.core.weights.directionLanes(tokens: 3, batch: 3) } == 1)
+        #expect(gru.core.weights.directionLanes(tokens: 60 * 3, batch: 3) == 1)
         let one = try gru(x, h0, lengths: lengths)
         let two = try Parallelism.$maximumThreads.withValue(2) { try gru(x, h0, lengths: lengths) }
         #expect(one.output == two.output)
@@ -28,7 +28,7 @@ import Testing
         var generator = SplitMix64(seed: 21)
         let lstm = try LSTM(inputSize: 16, hiddenSize: 40, numLayers: 2, bidirectional: true, projSize: 24, using: &generator)
         let x = Self.input([2, 50, 4, 16], seed: 22)
-        #expect(Parallelism.$maximumThreads.withValue(2) { lstm.core.weights.directionLanes(tokens: 50 * 4) } == 2)
+        #expect(Parallelism.$maximumThreads.withValue(2) { lstm.core.weights.directionLanes(tokens: 50 * 4, batch: 4) } == 2)
         let one = try lstm(x)
         let two = try Parallelism.$maximumThreads.withValue(2) { try lstm(x) }
         #expect(one.output == two.output)
@@ -104,5 +104,52 @@ import Testing
         let allOK = outcomes.allSatisfy { $0.ok }, anyRan = outcomes.contains { $0.ran }
         #expect(allOK)
         #expect(anyRan, "the helper never joined a pair")
+    }
+
+    /// Unidirectional layers large enough to split their steps across two threads give the
+    /// one-thread results bit for bit: GRU, LSTM and RNN, float and int8, with lengths, h0/c0,
+    /// batch-first input and a row count that leaves thread 1 a partial block.
+    @Test func splitLayersAreIdenticalOnTwoThreads() throws {
+        var generator = SplitMix64(seed: 31)
+        let gru = try GRU(inputSize: 32, hiddenSize: 200, numLayers: 2, using: &generator)
+        let lstm = try LSTM(inputSize: 24, hiddenSize: 160, batchFirst: true, using: &generator)
+        let rnn = try RNN(inputSize: 16, hiddenSize: 512, using: &generator)
+        let gruInt8 = try GRU(try Quantizer().quantize(try GRU(inputSize: 48, hiddenSize: 256, using: &generator).record, file: "test"))
+        let lstmInt8 = try LSTM(try Quantizer().quantize(try LSTM(inputSize: 40, hiddenSize: 300, using: &generator).record, file: "test"))
+        let modules: [(AnyModule, batch: Int, shape: [Int])] = [
+            (try AnyModule(gru.record), 3, [30, 3, 32]), (try AnyModule(lstm.record), 2, [2, 25, 24]),
+            (try AnyModule(rnn.record), 1, [20, 1, 16]), (try AnyModule(gruInt8.record), 4, [12, 4, 48]),
+            (try AnyModule(lstmInt8.record), 2, [10, 2, 40]),
+        ]
+        for (index, (module, batch, shape)) in modules.enumerated() {
+            let weights = module.core.weights
+            #expect(Parallelism.$maximumThreads.withValue(2) { weights.rowSplit(layer: 0, batch: batch) } != nil, "module \(index)")
+            #expect(weights.rowSplit(layer: 0, batch: batch) == nil)
+            let x = Self.input(shape, seed: UInt64(40 + index))
+            let config = module.record.config
+            let states = [config.numLayers, batch, config.hiddenSize]
+            let h0 = Self.input(states, seed: UInt64(50 + index))
+            let c0 = config.kind == .lstm ? Self.input(states, seed: UInt64(60 + index)) : nil
+            let lengths = (0..<batch).map { max(1, shape[config.batchFirst ? 1 : 0] - 3 * $0) }
+            let one = try module(x, h0: h0, c0: c0, lengths: lengths)
+            for _ in 0..<3 {
+                let two = try Parallelism.$maximumThreads.withValue(2) { try module(x, h0: h0, c0: c0, lengths: lengths) }
+                #expect(one == two, "module \(index)")
+            }
+        }
+    }
+
+    /// Streaming a split layer step by step on two threads gives the one-thread stream.
+    @Test func splitStreamingIsIdenticalOnTwoThreads() throws {
+        var generator = SplitMix64(seed: 41)
+        let gru = try GRU(inputSize: 8, hiddenSize: 384, using: &generator)
+        var one = gru.initialState(), two = gru.initialState()
+        for step in 0..<20 {
+            let x = Self.input([1, 8], seed: UInt64(100 + step))
+            let a = try gru.step(x, state: &one)
+            let b = try Parallelism.$maximumThreads.withValue(2) { try gru.step(x, state: &two) }
+            #expect(a == b)
+        }
+        #expect(one == two)
     }
 }

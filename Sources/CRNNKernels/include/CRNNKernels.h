@@ -48,6 +48,8 @@ int crnn_effective_isa(int requested);
  */
 #define CRNN_F32_PANEL 16
 #define CRNN_F32_GROUP 8
+/* Rows at which both packed layouts (float32 and int8) may be split into row ranges. */
+#define CRNN_ROW_BLOCK 128
 
 /* Number of floats of the packed form of an (n, k) matrix. */
 size_t crnn_f32_packed_count(size_t n, size_t k);
@@ -55,6 +57,11 @@ size_t crnn_f32_packed_count(size_t n, size_t k);
 /* Packs row-major w (n rows, k columns, row stride ldw >= k) into `packed`
  * (crnn_f32_packed_count(n, k) floats). */
 void crnn_f32_pack(const float *w, size_t n, size_t k, size_t ldw, float *packed);
+
+/* Where the packed rows row.. of a (n, k) matrix start (floats), for a product over the rows
+ * row..<end only (pass packed + offset and n = end - row): row must be a multiple of
+ * CRNN_ROW_BLOCK, and end too unless it is n. */
+size_t crnn_f32_packed_offset(size_t row, size_t k);
 
 /* y[r*ldy + j] = sum_c x[r*ldx + c] * W[j][c] + bias[j], r < rows, j < n.
  * bias may be NULL (zero). x rows need k readable floats; y rows get n floats. */
@@ -90,6 +97,10 @@ int crnn_s8_exact_isa(int isa);
 /* Packs row-major w (n, k, row stride ldw >= k) into `packed` and writes colsum[j] = sum_c w[j][c]
  * (n entries; pass NULL to skip). */
 void crnn_s8_pack(const int8_t *w, size_t n, size_t k, size_t ldw, int8_t *packed, int32_t *colsum);
+
+/* Where the packed rows row.. start (bytes), for a product over a row range (as for
+ * crnn_f32_packed_offset; colsum, w_scale, bias and y then start at row too). */
+size_t crnn_s8_packed_offset(size_t row, size_t k);
 
 /* acc[r*ldacc + j] = sum_c xq[r*ldx + c] * W[j][c], exact int32. */
 void crnn_s8_gemm_acc(int isa, const uint8_t *xq, size_t rows, size_t ldx,

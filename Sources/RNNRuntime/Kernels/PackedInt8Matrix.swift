@@ -72,26 +72,31 @@ package struct PackedInt8Matrix: Sendable {
     ///   - xq: (rows, paddedInFeatures) activations quantized with `scale` and `zeroPoint`.
     ///   - maxCode: the largest activation code; codes above 128 avoid the AVX2 path, which would saturate.
     ///   - y: (rows, outFeatures) with row stride `yStride` (default `outFeatures`); overwritten.
+    ///   - outputs: compute only these output features, as `PackedFloatMatrix.apply` does.
     @inline(__always)
     package func apply(
         _ xq: UnsafeBufferPointer<UInt8>, rows: Int, xStride: Int? = nil, scale: Float, zeroPoint: Int32,
-        maxCode: Int, into y: UnsafeMutableBufferPointer<Float>, yStride: Int? = nil, isa: KernelISA = .best
+        maxCode: Int, into y: UnsafeMutableBufferPointer<Float>, yStride: Int? = nil, outputs: Range<Int>? = nil,
+        isa: KernelISA = .best
     ) {
         let ldx = xStride ?? paddedInFeatures, ldy = yStride ?? outFeatures
+        let range = outputs ?? 0..<outFeatures
         checkShapes(xq.count, rows: rows, ldx: ldx, outCount: y.count, ldy: ldy)
-        guard rows > 0, outFeatures > 0 else { return }
+        precondition(PackedFloatMatrix.isSplittable(range, outFeatures: outFeatures), "row range \(range) does not start at a block")
+        guard rows > 0, !range.isEmpty else { return }
         let level = Self.level(isa, maxCode)
+        let first = range.lowerBound, offset = crnn_s8_packed_offset(first, inFeatures)
         packed.withUnsafePointer { w in
             columnSums.withUnsafePointer { cs in
                 rowScales.withUnsafePointer { ws in
                     if let bias {
                         bias.withUnsafePointer { b in
-                            crnn_s8_gemm_f32(level, xq.baseAddress, rows, ldx, w, outFeatures, inFeatures,
-                                             cs, zeroPoint, scale, ws, b, y.baseAddress, ldy)
+                            crnn_s8_gemm_f32(level, xq.baseAddress, rows, ldx, w + offset, range.count, inFeatures,
+                                             cs + first, zeroPoint, scale, ws + first, b + first, y.baseAddress! + first, ldy)
                         }
                     } else {
-                        crnn_s8_gemm_f32(level, xq.baseAddress, rows, ldx, w, outFeatures, inFeatures,
-                                         cs, zeroPoint, scale, ws, nil, y.baseAddress, ldy)
+                        crnn_s8_gemm_f32(level, xq.baseAddress, rows, ldx, w + offset, range.count, inFeatures,
+                                         cs + first, zeroPoint, scale, ws + first, nil, y.baseAddress! + first, ldy)
                     }
                 }
             }
