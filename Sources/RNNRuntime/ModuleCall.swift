@@ -24,6 +24,59 @@ struct StateNames {
     static let streaming = StateNames(h: "state.h", c: "state.c")
 }
 
+/// A result's shape, described from the input's shape so that checking `h0` against it and
+/// sizing a result allocate nothing (streaming checks every step). It holds no array, so
+/// copying a layout retains nothing; `dimensions(input:)` builds the shape when needed.
+struct ResultShape {
+    /// How many leading dimensions of the input's shape come first.
+    var prefixCount: Int
+    /// Their product.
+    var prefixProduct: Int
+    /// L·D, for states of sequence modules.
+    var states: Int?
+    /// B, for states of batched sequence modules.
+    var batch: Int?
+    var last: Int
+
+    /// The first `prefixCount` dimensions of `input`, then `states`, `batch` and `last`.
+    init(prefix prefixCount: Int, of input: [Int], states: Int? = nil, batch: Int? = nil, last: Int) {
+        self.prefixCount = prefixCount
+        prefixProduct = input.prefix(prefixCount).reduce(1, *)
+        self.states = states
+        self.batch = batch
+        self.last = last
+    }
+
+    var rank: Int { prefixCount + (states == nil ? 0 : 1) + (batch == nil ? 0 : 1) + 1 }
+    var count: Int { prefixProduct * (states ?? 1) * (batch ?? 1) * last }
+
+    /// - Parameter input: the shape of the input the layout was made for.
+    func dimensions(input: [Int]) -> [Int] {
+        var dimensions: [Int] = []
+        dimensions.reserveCapacity(rank)
+        dimensions.append(contentsOf: input.prefix(prefixCount))
+        if let states { dimensions.append(states) }
+        if let batch { dimensions.append(batch) }
+        dimensions.append(last)
+        return dimensions
+    }
+
+    /// Whether `shape` is this shape for `input`, without building it.
+    func matches(_ shape: [Int], input: [Int]) -> Bool {
+        guard shape.count == rank, shape.prefix(prefixCount).elementsEqual(input.prefix(prefixCount)) else { return false }
+        var i = prefixCount
+        if let states {
+            guard shape[i] == states else { return false }
+            i += 1
+        }
+        if let batch {
+            guard shape[i] == batch else { return false }
+            i += 1
+        }
+        return shape[i] == last
+    }
+}
+
 /// How a call's arguments map onto independent calls of the driver.
 struct CallLayout {
     /// Independent calls stacked in front (V for sequence modules, the product of the dimensions
@@ -32,14 +85,16 @@ struct CallLayout {
     var steps: Int
     var batch: Int
     var batchFirst: Bool
-    var outputShape: [Int]?
-    var hShape: [Int]
-    var cShape: [Int]?
+    /// Nil for cells.
+    var output: ResultShape?
+    var h: ResultShape
+    /// LSTM kinds only.
+    var c: ResultShape?
 
     var inputSliceCount: Int = 0
     var outputSliceCount: Int = 0
-    var hSliceCount: Int { hShape.reduce(1, *) / max(slices, 1) }
-    var cSliceCount: Int { (cShape?.reduce(1, *) ?? 0) / max(slices, 1) }
+    var hSliceCount: Int = 0
+    var cSliceCount: Int = 0
 }
 
 extension RecurrentWeights {
@@ -52,10 +107,10 @@ extension RecurrentWeights {
                 throw RNNRuntimeError.shapeMismatch(module: label, argument: "input",
                                                     expected: "(\(inputSize),) or (..., B, \(inputSize)) with sizes >= 1", actual: input)
             }
-            let leading = Array(input.dropLast())
+            let leading = input.dropLast()
+            let state = ResultShape(prefix: leading.count, of: input, last: hidden)
             layout = CallLayout(slices: leading.dropLast().reduce(1, *), steps: 1, batch: leading.last ?? 1, batchFirst: false,
-                                outputShape: nil, hShape: leading + [hidden],
-                                cShape: config.kind.hasCellState ? leading + [hidden] : nil)
+                                output: nil, h: state, c: config.kind.hasCellState ? state : nil)
         } else {
             let states = config.numLayers * config.numDirections
             guard (2...4).contains(input.count), input.last == inputSize, !input.contains(0) else {
@@ -65,34 +120,38 @@ extension RecurrentWeights {
                     + " or " + ShapeText.tuple(["V"] + letters + ["\(inputSize)"]) + " with sizes >= 1"
                 throw RNNRuntimeError.shapeMismatch(module: label, argument: "input", expected: expected, actual: input)
             }
-            let outWidth = config.numDirections * out
+            // The output is the input with D·Hout features.
+            let output = ResultShape(prefix: input.count - 1, of: input, last: config.numDirections * out)
             switch input.count {
             case 2:
-                layout = CallLayout(slices: 1, steps: input[0], batch: 1, batchFirst: false,
-                                    outputShape: [input[0], outWidth], hShape: [states, out],
-                                    cShape: config.kind.hasCellState ? [states, hidden] : nil)
+                layout = CallLayout(slices: 1, steps: input[0], batch: 1, batchFirst: false, output: output,
+                                    h: ResultShape(prefix: 0, of: input, states: states, last: out),
+                                    c: config.kind.hasCellState ? ResultShape(prefix: 0, of: input, states: states, last: hidden) : nil)
             default:
-                let leading = input.count == 4 ? [input[0]] : []
+                let leading = input.count - 3
                 let (a, b) = (input[input.count - 3], input[input.count - 2])
                 let (steps, batch) = config.batchFirst ? (b, a) : (a, b)
-                layout = CallLayout(slices: leading.first ?? 1, steps: steps, batch: batch, batchFirst: config.batchFirst,
-                                    outputShape: leading + [a, b, outWidth], hShape: leading + [states, batch, out],
-                                    cShape: config.kind.hasCellState ? leading + [states, batch, hidden] : nil)
+                layout = CallLayout(slices: leading == 1 ? input[0] : 1, steps: steps, batch: batch, batchFirst: config.batchFirst,
+                                    output: output, h: ResultShape(prefix: leading, of: input, states: states, batch: batch, last: out),
+                                    c: config.kind.hasCellState ? ResultShape(prefix: leading, of: input, states: states, batch: batch, last: hidden) : nil)
             }
         }
-        if let h0, h0 != layout.hShape {
-            throw RNNRuntimeError.shapeMismatch(module: label, argument: stateNames.h, expected: ShapeText.tuple(layout.hShape), actual: h0)
+        if let h0, !layout.h.matches(h0, input: input) {
+            throw RNNRuntimeError.shapeMismatch(module: label, argument: stateNames.h, expected: ShapeText.tuple(layout.h.dimensions(input: input)), actual: h0)
         }
         if let c0 {
-            guard let cShape = layout.cShape else {
+            guard let c = layout.c else {
                 throw RNNRuntimeError.unsupported(module: label, message: "\(stateNames.c) given, but a \(config.kind.rawValue) has no cell state")
             }
-            guard c0 == cShape else {
-                throw RNNRuntimeError.shapeMismatch(module: label, argument: stateNames.c, expected: ShapeText.tuple(cShape), actual: c0)
+            guard c.matches(c0, input: input) else {
+                throw RNNRuntimeError.shapeMismatch(module: label, argument: stateNames.c, expected: ShapeText.tuple(c.dimensions(input: input)), actual: c0)
             }
         }
+        let slices = max(layout.slices, 1)
         layout.inputSliceCount = layout.steps * layout.batch * inputSize
         layout.outputSliceCount = layout.steps * layout.batch * config.numDirections * out
+        layout.hSliceCount = layout.h.count / slices
+        layout.cSliceCount = (layout.c?.count ?? 0) / slices
         return layout
     }
 
@@ -170,10 +229,15 @@ extension RecurrentWeights {
         _ math: M, input: Tensor, h0: Tensor?, c0: Tensor?, layout: CallLayout, plans: SlicePlans,
         workspace: RecurrenceWorkspace
     ) -> ModuleOutput {
+        // With one step through one layer and direction the output is h_n itself: the results
+        // share one array (copy-on-write keeps them independent values) and the driver writes
+        // the output into its workspace instead.
+        let outputIsH = layout.output != nil && layout.steps == 1 && config.numLayers == 1 && config.numDirections == 1
         // Absent arguments and results are empty arrays, passed on as nil pointers.
-        var output = [Float](repeating: 0, count: layout.outputShape?.reduce(1, *) ?? 0)
-        var h = [Float](repeating: 0, count: layout.hShape.reduce(1, *))
-        var c = [Float](repeating: 0, count: layout.cShape?.reduce(1, *) ?? 0)
+        var output = [Float](repeating: 0, count: outputIsH ? 0 : layout.output?.count ?? 0)
+        var h = [Float](repeating: 0, count: layout.h.count)
+        var c = [Float](repeating: 0, count: layout.c?.count ?? 0)
+        let h0Shape = h0?.shape, c0Shape = c0?.shape
         let h0 = h0?.scalars ?? [], c0 = c0?.scalars ?? []
         input.scalars.withUnsafeBufferPointer { x in
             h0.withUnsafeBufferPointer { h0 in
@@ -198,9 +262,10 @@ extension RecurrentWeights {
                 }
             }
         }
+        // h0 and c0 have the results' shapes (`layout` checked them): reuse their arrays.
         return ModuleOutput(
-            output: layout.outputShape.map { Tensor(shape: $0, scalars: output) },
-            h: Tensor(shape: layout.hShape, scalars: h),
-            c: layout.cShape.map { Tensor(shape: $0, scalars: c) })
+            output: layout.output.map { Tensor(shape: $0.dimensions(input: input.shape), scalars: outputIsH ? h : output) },
+            h: Tensor(shape: h0Shape ?? layout.h.dimensions(input: input.shape), scalars: h),
+            c: layout.c.map { Tensor(shape: c0Shape ?? $0.dimensions(input: input.shape), scalars: c) })
     }
 }
