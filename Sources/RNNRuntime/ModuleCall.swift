@@ -183,6 +183,25 @@ extension RecurrentWeights {
         })
     }
 
+    /// Checks a call's arguments and readies its plans and a workspace for it.
+    ///
+    /// - Parameter scratch: a workspace from an earlier call (a stream's), used when it fits this
+    ///   call and replaced by a new one when it does not; nil for a workspace of this call only.
+    /// - Throws: `RNNRuntimeError` naming the argument, the expected and the actual shape.
+    private func prepare(
+        input: [Int], h0: [Int]?, c0: [Int]?, lengths: [Int]?, stateNames: StateNames, scratch: inout RecurrenceWorkspace?
+    ) throws -> (layout: CallLayout, plans: SlicePlans, workspace: RecurrenceWorkspace) {
+        let layout = try layout(input: input, h0: h0, c0: c0, stateNames: stateNames)
+        let plans = try plans(layout: layout, inputRank: input.count, lengths: lengths)
+        let tokens = plans.maximumTokens
+        let lanes = directionLanes(tokens: tokens)
+        if !(scratch?.fits(self, tokens: tokens, batch: layout.batch, lanes: lanes) ?? false) {
+            scratch = RecurrenceWorkspace(weights: self, tokens: tokens, batch: layout.batch, lanes: lanes)
+        }
+        guard let workspace = scratch else { preconditionFailure("workspace assigned above") }
+        return (layout, plans, workspace)
+    }
+
     /// Runs the module on `input` with PyTorch's semantics for its class.
     ///
     /// - Parameters:
@@ -192,65 +211,103 @@ extension RecurrentWeights {
     ///   - c0: initial cell state (LSTM kinds), zeros when nil.
     ///   - lengths: valid steps per batch element (B values, or V·B with a leading V).
     ///   - stateNames: how errors name `h0` and `c0`.
-    ///   - scratch: a workspace from an earlier call (a stream's), used when it fits this call
-    ///     and replaced by a new one when it does not; nil for a workspace of this call only.
     /// - Throws: `RNNRuntimeError` naming the argument, the expected and the actual shape.
-    func run(
-        input: Tensor, h0: Tensor?, c0: Tensor?, lengths: [Int]?, stateNames: StateNames = .initial,
-        scratch: inout RecurrenceWorkspace?
-    ) throws -> ModuleOutput {
-        let layout = try layout(input: input.shape, h0: h0?.shape, c0: c0?.shape, stateNames: stateNames)
-        let plans = try plans(layout: layout, inputRank: input.rank, lengths: lengths)
-        let tokens = plans.maximumTokens
-        let lanes = directionLanes(tokens: tokens)
-        if !(scratch?.fits(self, tokens: tokens, batch: layout.batch, lanes: lanes) ?? false) {
-            scratch = RecurrenceWorkspace(weights: self, tokens: tokens, batch: layout.batch, lanes: lanes)
-        }
-        guard let workspace = scratch else { preconditionFailure("workspace assigned above") }
+    func run(input: Tensor, h0: Tensor?, c0: Tensor?, lengths: [Int]?, stateNames: StateNames = .initial) throws -> ModuleOutput {
+        var scratch: RecurrenceWorkspace?
+        let call = try prepare(input: input.shape, h0: h0?.shape, c0: c0?.shape, lengths: lengths, stateNames: stateNames,
+                               scratch: &scratch)
+        let layout = call.layout
+        var h = [Float](repeating: 0, count: layout.h.count)
+        var c = [Float](repeating: 0, count: layout.c?.count ?? 0)
+        let output = execute(input: input, h0: h0?.scalars, c0: c0?.scalars, h: &h, c: &c, layout: layout, plans: call.plans,
+                             workspace: call.workspace)
+        // h0 and c0 have the results' shapes (`layout` checked them): reuse their arrays.
+        return ModuleOutput(output: output, h: Tensor(shape: h0?.shape ?? layout.h.dimensions(input: input.shape), scalars: h),
+                            c: layout.c.map { Tensor(shape: c0?.shape ?? $0.dimensions(input: input.shape), scalars: c) })
+    }
+
+    /// Runs one chunk of a stream from `state`, which it replaces with the state after the chunk.
+    ///
+    /// The new states are written over the old ones in their arrays (the driver reads each
+    /// state before it writes it), so a step allocates no state when the caller holds no other
+    /// copy of them.
+    ///
+    /// - Parameters:
+    ///   - chunk: as `input` of a call.
+    ///   - state: its `h` and `c` are checked as `h0` and `c0`; its workspace is used when no
+    ///     copy of the state shares it.
+    /// - Returns: the chunk's output (sequence modules), nil for cells.
+    /// - Throws: `RNNRuntimeError` naming the argument, the expected and the actual shape.
+    func step(_ chunk: Tensor, state: inout StreamingState) throws -> Tensor? {
+        var scratch: RecurrenceWorkspace?
+        if isKnownUniquelyReferenced(&state.scratch) { swap(&scratch, &state.scratch) }
+        let call = try prepare(input: chunk.shape, h0: state.h.shape, c0: state.c?.shape, lengths: nil, stateNames: .streaming,
+                               scratch: &scratch)
+        state.scratch = scratch
+        // Moved out of the state, so that the state holds no second reference to them.
+        var h = state.h.scalars, c = state.c?.scalars ?? []
+        state.h.scalars = []
+        state.c?.scalars = []
+        let output = execute(input: chunk, h0: nil, c0: nil, h: &h, c: &c, layout: call.layout, plans: call.plans,
+                             workspace: call.workspace)
+        state.h.scalars = h
+        state.c?.scalars = c
+        return output
+    }
+
+    /// Runs a checked call with the cell math of the module's kind.
+    ///
+    /// - Parameters:
+    ///   - h0, c0: the initial states; nil when `h` and `c` hold them, or for zeros.
+    ///   - h, c: (layout.h.count) and (layout.c.count) floats that receive h_n and c_n; they
+    ///     hold the initial states when `h0` and `c0` are nil (zeros when none were given).
+    /// - Returns: the output, nil for cells.
+    private func execute(
+        input: Tensor, h0: [Float]?, c0: [Float]?, h: inout [Float], c: inout [Float], layout: CallLayout,
+        plans: SlicePlans, workspace: RecurrenceWorkspace
+    ) -> Tensor? {
         let sigmoidBlock = PyTorchCPUCapability.current.sigmoidBlock
         switch config.kind.family {
-        case .gru: return run(GRUMath(sigmoidBlock: sigmoidBlock), input: input, h0: h0, c0: c0, layout: layout, plans: plans, workspace: workspace)
-        case .lstm: return run(LSTMMath(sigmoidBlock: sigmoidBlock), input: input, h0: h0, c0: c0, layout: layout, plans: plans, workspace: workspace)
+        case .gru:
+            return run(GRUMath(sigmoidBlock: sigmoidBlock), input: input, h0: h0, c0: c0, h: &h, c: &c, layout: layout, plans: plans, workspace: workspace)
+        case .lstm:
+            return run(LSTMMath(sigmoidBlock: sigmoidBlock), input: input, h0: h0, c0: c0, h: &h, c: &c, layout: layout, plans: plans, workspace: workspace)
         case .rnn:
             switch config.nonlinearity {
-            case .tanh: return run(TanhRNNMath(), input: input, h0: h0, c0: c0, layout: layout, plans: plans, workspace: workspace)
-            case .relu: return run(ReLURNNMath(), input: input, h0: h0, c0: c0, layout: layout, plans: plans, workspace: workspace)
+            case .tanh: return run(TanhRNNMath(), input: input, h0: h0, c0: c0, h: &h, c: &c, layout: layout, plans: plans, workspace: workspace)
+            case .relu: return run(ReLURNNMath(), input: input, h0: h0, c0: c0, h: &h, c: &c, layout: layout, plans: plans, workspace: workspace)
             }
         }
     }
 
-    /// `run(input:h0:c0:lengths:stateNames:scratch:)` with a workspace for this call only.
-    func run(input: Tensor, h0: Tensor?, c0: Tensor?, lengths: [Int]?, stateNames: StateNames = .initial) throws -> ModuleOutput {
-        var scratch: RecurrenceWorkspace?
-        return try run(input: input, h0: h0, c0: c0, lengths: lengths, stateNames: stateNames, scratch: &scratch)
-    }
-
     private func run<M: CellMath>(
-        _ math: M, input: Tensor, h0: Tensor?, c0: Tensor?, layout: CallLayout, plans: SlicePlans,
-        workspace: RecurrenceWorkspace
-    ) -> ModuleOutput {
+        _ math: M, input: Tensor, h0: [Float]?, c0: [Float]?, h: inout [Float], c: inout [Float], layout: CallLayout,
+        plans: SlicePlans, workspace: RecurrenceWorkspace
+    ) -> Tensor? {
+        precondition(h.count == layout.h.count && c.count == (layout.c?.count ?? 0), "state arrays do not fit the call")
         // With one step through one layer and direction the output is h_n itself: the results
         // share one array (copy-on-write keeps them independent values) and the driver writes
         // the output into its workspace instead.
         let outputIsH = layout.output != nil && layout.steps == 1 && config.numLayers == 1 && config.numDirections == 1
         // Absent arguments and results are empty arrays, passed on as nil pointers.
         var output = [Float](repeating: 0, count: outputIsH ? 0 : layout.output?.count ?? 0)
-        var h = [Float](repeating: 0, count: layout.h.count)
-        var c = [Float](repeating: 0, count: layout.c?.count ?? 0)
-        let h0Shape = h0?.shape, c0Shape = c0?.shape
-        let h0 = h0?.scalars ?? [], c0 = c0?.scalars ?? []
+        let h0 = h0 ?? [], c0 = c0 ?? []
         input.scalars.withUnsafeBufferPointer { x in
             h0.withUnsafeBufferPointer { h0 in
                 c0.withUnsafeBufferPointer { c0 in
                     output.withUnsafeMutableBufferPointer { output in
                         h.withUnsafeMutableBufferPointer { h in
                             c.withUnsafeMutableBufferPointer { c in
+                                // Without separate initial states the driver reads them from the
+                                // result arrays.
+                                let h0Base = h0.isEmpty ? UnsafePointer(h.baseAddress!) : h0.baseAddress!
+                                let c0Base = c0.isEmpty ? c.baseAddress.map { UnsafePointer($0) } : c0.baseAddress
                                 for slice in 0..<layout.slices {
                                     let buffers = SliceBuffers(
                                         input: x.baseAddress! + slice * layout.inputSliceCount,
                                         batchFirst: layout.batchFirst,
-                                        h0: h0.isEmpty ? nil : h0.baseAddress! + slice * layout.hSliceCount,
-                                        c0: c0.isEmpty ? nil : c0.baseAddress! + slice * layout.cSliceCount,
+                                        h0: h0Base + slice * layout.hSliceCount,
+                                        c0: c.isEmpty ? nil : c0Base.map { $0 + slice * layout.cSliceCount },
                                         output: output.isEmpty ? nil : output.baseAddress! + slice * layout.outputSliceCount,
                                         hN: h.baseAddress! + slice * layout.hSliceCount,
                                         cN: c.isEmpty ? nil : c.baseAddress! + slice * layout.cSliceCount)
@@ -262,10 +319,6 @@ extension RecurrentWeights {
                 }
             }
         }
-        // h0 and c0 have the results' shapes (`layout` checked them): reuse their arrays.
-        return ModuleOutput(
-            output: layout.output.map { Tensor(shape: $0.dimensions(input: input.shape), scalars: outputIsH ? h : output) },
-            h: Tensor(shape: h0Shape ?? layout.h.dimensions(input: input.shape), scalars: h),
-            c: layout.c.map { Tensor(shape: c0Shape ?? $0.dimensions(input: input.shape), scalars: c) })
+        return layout.output.map { Tensor(shape: $0.dimensions(input: input.shape), scalars: outputIsH ? h : output) }
     }
 }
