@@ -54,7 +54,8 @@ struct ResultShape {
     func dimensions(input: [Int]) -> [Int] {
         var dimensions: [Int] = []
         dimensions.reserveCapacity(rank)
-        dimensions.append(contentsOf: input.prefix(prefixCount))
+        // By index: appending a slice of `input` would retain its storage.
+        for i in 0..<prefixCount { dimensions.append(input[i]) }
         if let states { dimensions.append(states) }
         if let batch { dimensions.append(batch) }
         dimensions.append(last)
@@ -95,6 +96,14 @@ struct CallLayout {
     var outputSliceCount: Int = 0
     var hSliceCount: Int = 0
     var cSliceCount: Int = 0
+}
+
+/// A checked call, ready to run. A struct rather than a tuple: tuples are destroyed through
+/// generic value witnesses, which showed in profiles of one-step calls.
+struct PreparedCall {
+    var layout: CallLayout
+    var plans: SlicePlans
+    var workspace: RecurrenceWorkspace
 }
 
 extension RecurrentWeights {
@@ -190,7 +199,7 @@ extension RecurrentWeights {
     /// - Throws: `RNNRuntimeError` naming the argument, the expected and the actual shape.
     private func prepare(
         input: [Int], h0: [Int]?, c0: [Int]?, lengths: [Int]?, stateNames: StateNames, scratch: inout RecurrenceWorkspace?
-    ) throws -> (layout: CallLayout, plans: SlicePlans, workspace: RecurrenceWorkspace) {
+    ) throws -> PreparedCall {
         let layout = try layout(input: input, h0: h0, c0: c0, stateNames: stateNames)
         let plans = try plans(layout: layout, inputRank: input.count, lengths: lengths)
         let tokens = plans.maximumTokens
@@ -199,7 +208,7 @@ extension RecurrentWeights {
             scratch = RecurrenceWorkspace(weights: self, tokens: tokens, batch: layout.batch, lanes: lanes)
         }
         guard let workspace = scratch else { preconditionFailure("workspace assigned above") }
-        return (layout, plans, workspace)
+        return PreparedCall(layout: layout, plans: plans, workspace: workspace)
     }
 
     /// Runs the module on `input` with PyTorch's semantics for its class.

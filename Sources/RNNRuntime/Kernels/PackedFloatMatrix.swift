@@ -12,7 +12,10 @@ package struct PackedFloatMatrix: Sendable {
     /// Columns of W: the length of each input row.
     package let inFeatures: Int
     private let packed: KernelBuffer<Float>
-    private let bias: KernelBuffer<Float>?
+    /// Empty without a bias. Not an optional: binding an optional class reference retains it,
+    /// once per product of a time loop.
+    private let bias: KernelBuffer<Float>
+    private let hasBias: Bool
 
     /// Packs row-major `weights` (outFeatures, inFeatures) and an optional bias (outFeatures).
     package init(weights: [Float], outFeatures: Int, inFeatures: Int, bias: [Float]?) {
@@ -26,7 +29,8 @@ package struct PackedFloatMatrix: Sendable {
                 crnn_f32_pack(w.baseAddress, outFeatures, inFeatures, inFeatures, dst.baseAddress)
             }
         }
-        self.bias = bias.map { KernelBuffer($0) }
+        self.bias = KernelBuffer(bias ?? [])
+        hasBias = bias != nil
     }
 
     /// Computes `y[r, :] = x[r, :]·Wᵀ + b` for `r` in `0..<rows`.
@@ -47,13 +51,8 @@ package struct PackedFloatMatrix: Sendable {
         precondition(rows == 0 || y.count >= (rows - 1) * ldy + outFeatures, "y is too short")
         guard rows > 0, outFeatures > 0 else { return }
         packed.withUnsafePointer { w in
-            if let bias {
-                bias.withUnsafePointer { b in
-                    crnn_f32_gemm(isa.rawValue, x.baseAddress, rows, ldx, w, outFeatures, inFeatures, b,
-                                  y.baseAddress, ldy)
-                }
-            } else {
-                crnn_f32_gemm(isa.rawValue, x.baseAddress, rows, ldx, w, outFeatures, inFeatures, nil,
+            bias.withUnsafePointer { b in
+                crnn_f32_gemm(isa.rawValue, x.baseAddress, rows, ldx, w, outFeatures, inFeatures, hasBias ? b : nil,
                               y.baseAddress, ldy)
             }
         }
