@@ -18,16 +18,9 @@ public struct Linear: Sendable {
     /// Length `outFeatures`, or nil for no bias.
     public let bias: [Float]?
     /// The weights in the product kernel's layout, packed once here (Sources/RNNRuntime/Kernels).
-    private let prepared: Prepared
-
-    private enum Prepared: Sendable {
-        case float32(PackedFloatMatrix)
-        /// Symmetric int8 weights (PyTorch's and our quantizer's): the u8 × s8 kernel.
-        case int8(PackedInt8Matrix)
-        /// Weights with non-zero zero points, which the format allows but no quantizer writes:
-        /// the reference implementation with fbgemm's extra terms.
-        case affineInt8(Int8Weights)
-    }
+    /// A class reference rather than an enum of the packed structs: matching an enum case
+    /// copies its payload, a retain per kernel buffer on every product of a time loop.
+    private let prepared: any PreparedProduct
 
     public init(outFeatures: Int, inFeatures: Int, weights: Weights, bias: [Float]?) {
         self.outFeatures = outFeatures
@@ -37,12 +30,12 @@ public struct Linear: Sendable {
         if let bias { precondition(bias.count == outFeatures, "bias has \(bias.count) values for \(outFeatures) outputs") }
         switch weights {
         case .float32(let w):
-            prepared = .float32(PackedFloatMatrix(weights: w, outFeatures: outFeatures, inFeatures: inFeatures, bias: bias))
+            prepared = PreparedFloat(PackedFloatMatrix(weights: w, outFeatures: outFeatures, inFeatures: inFeatures, bias: bias))
         case .int8(let w) where w.zeroPoints.allSatisfy({ $0 == 0 }):
-            prepared = .int8(PackedInt8Matrix(values: w.values, outFeatures: outFeatures, inFeatures: inFeatures,
-                                              scales: w.scales, bias: bias))
+            prepared = PreparedInt8(PackedInt8Matrix(values: w.values, outFeatures: outFeatures, inFeatures: inFeatures,
+                                                     scales: w.scales, bias: bias))
         case .int8(let w):
-            prepared = .affineInt8(w)
+            prepared = PreparedAffineInt8(w, bias: bias)
         }
     }
 
@@ -84,37 +77,25 @@ public struct Linear: Sendable {
 
     /// `apply` for the output features in `outputs` only (nil: all), the other columns of y
     /// untouched; each computed feature gets exactly the whole product's value (int8: the
-    /// activations are quantized from the whole block as always). `outputs` must satisfy
-    /// `canSplit(at:)`.
+    /// activations are quantized from the whole block as always). `outputs` must be a part of
+    /// a split that `canSplit(at:)` allows.
     func apply(
         _ x: UnsafeBufferPointer<Float>, rows: Int, into y: UnsafeMutableBufferPointer<Float>,
         outputs: Range<Int>?, workspace: inout LinearWorkspace
     ) {
         precondition(x.count >= rows * inFeatures && y.count >= rows * outFeatures)
         guard rows > 0 else { return }
-        switch prepared {
-        case .float32(let matrix):
-            matrix.apply(x, rows: rows, into: y, outputs: outputs)
-        case .int8(let matrix):
-            Self.applyInt8(matrix, x, rows: rows, into: y, outputs: outputs, scratch: &workspace.int8)
-        case .affineInt8(let w):
-            precondition(outputs == nil || outputs == 0..<outFeatures, "the affine int8 product computes every output")
-            w.apply(x, rows: rows, bias: bias, into: y, scratch: &workspace.int8)
-        }
+        prepared.apply(x, rows: rows, into: y, outputs: outputs, scratch: &workspace.int8)
     }
 
     /// Whether the product runs the int8 kernel (about four times the float kernel's speed).
-    var isInt8: Bool {
-        if case .float32 = prepared { return false }
-        return true
-    }
+    var isInt8: Bool { !(prepared is PreparedFloat) }
 
     /// Whether two products over `0..<row` and `row..<outFeatures` may replace the whole one:
-    /// the packed layouts split at multiples of `CRNN_ROW_BLOCK` (the reference path for affine
-    /// int8 weights does not split).
+    /// the packed layouts split at multiples of `PackedFloatMatrix.rowBlock` (the reference
+    /// path for affine int8 weights does not split).
     func canSplit(at row: Int) -> Bool {
-        if case .affineInt8 = prepared { return false }
-        return row > 0 && row < outFeatures && PackedFloatMatrix.isSplittable(0..<row, outFeatures: outFeatures)
+        prepared.splits && row > 0 && row < outFeatures && PackedFloatMatrix.isSplittable(0..<row, outFeatures: outFeatures)
     }
 }
 
@@ -122,14 +103,7 @@ extension Linear {
     /// Grows `workspace` to what `apply` needs for blocks of up to `rows` rows, so that calls
     /// in a time loop never allocate.
     func reserve(rows: Int, in workspace: inout LinearWorkspace) {
-        switch prepared {
-        case .float32:
-            break
-        case .int8(let matrix):
-            workspace.int8.reserve(activations: rows * matrix.paddedInFeatures, accumulators: 0)
-        case .affineInt8(let w):
-            workspace.int8.reserve(activations: rows * w.inFeatures, accumulators: rows * w.outFeatures)
-        }
+        prepared.reserve(rows: rows, in: &workspace.int8)
     }
 
     /// PyTorch's dynamic int8 product: one activation scale from the block's range
@@ -157,6 +131,72 @@ extension Linear {
             matrix.apply(UnsafeBufferPointer(xq), rows: rows, scale: activation.scale, zeroPoint: activation.zeroPoint,
                          maxCode: top, into: y, outputs: outputs)
         }
+    }
+}
+
+/// One way of computing a `Linear`'s product from its prepared weights.
+private protocol PreparedProduct: AnyObject, Sendable {
+    /// `Linear.apply` after its checks; `x` and `y` hold at least `rows` rows, `rows > 0`.
+    func apply(_ x: UnsafeBufferPointer<Float>, rows: Int, into y: UnsafeMutableBufferPointer<Float>, outputs: Range<Int>?,
+               scratch: inout Int8Scratch)
+    /// Whether `apply` takes output ranges.
+    var splits: Bool { get }
+    /// Grows `scratch` to what `apply` needs for blocks of up to `rows` rows.
+    func reserve(rows: Int, in scratch: inout Int8Scratch)
+}
+
+/// Float32 weights: the packed float kernel, bias fused.
+private final class PreparedFloat: PreparedProduct {
+    let matrix: PackedFloatMatrix
+    init(_ matrix: PackedFloatMatrix) { self.matrix = matrix }
+
+    func apply(_ x: UnsafeBufferPointer<Float>, rows: Int, into y: UnsafeMutableBufferPointer<Float>, outputs: Range<Int>?,
+               scratch: inout Int8Scratch) {
+        matrix.apply(x, rows: rows, into: y, outputs: outputs)
+    }
+
+    var splits: Bool { true }
+
+    func reserve(rows: Int, in scratch: inout Int8Scratch) {}
+}
+
+/// Symmetric int8 weights (PyTorch's and our quantizer's): the u8 × s8 kernel.
+private final class PreparedInt8: PreparedProduct {
+    let matrix: PackedInt8Matrix
+    init(_ matrix: PackedInt8Matrix) { self.matrix = matrix }
+
+    func apply(_ x: UnsafeBufferPointer<Float>, rows: Int, into y: UnsafeMutableBufferPointer<Float>, outputs: Range<Int>?,
+               scratch: inout Int8Scratch) {
+        Linear.applyInt8(matrix, x, rows: rows, into: y, outputs: outputs, scratch: &scratch)
+    }
+
+    var splits: Bool { true }
+
+    func reserve(rows: Int, in scratch: inout Int8Scratch) {
+        scratch.reserve(activations: rows * matrix.paddedInFeatures, accumulators: 0)
+    }
+}
+
+/// Weights with non-zero zero points, which the format allows but no quantizer writes: the
+/// reference implementation with fbgemm's extra terms.
+private final class PreparedAffineInt8: PreparedProduct {
+    let weights: Int8Weights
+    let bias: [Float]?
+    init(_ weights: Int8Weights, bias: [Float]?) {
+        self.weights = weights
+        self.bias = bias
+    }
+
+    func apply(_ x: UnsafeBufferPointer<Float>, rows: Int, into y: UnsafeMutableBufferPointer<Float>, outputs: Range<Int>?,
+               scratch: inout Int8Scratch) {
+        precondition(outputs == nil, "the affine int8 product computes every output")
+        weights.apply(x, rows: rows, bias: bias, into: y, scratch: &scratch)
+    }
+
+    var splits: Bool { false }
+
+    func reserve(rows: Int, in scratch: inout Int8Scratch) {
+        scratch.reserve(activations: rows * weights.inFeatures, accumulators: rows * weights.outFeatures)
     }
 }
 

@@ -93,9 +93,11 @@ enum SlicePlans: Sendable {
 struct SliceBuffers {
     var input: UnsafePointer<Float>
     var batchFirst: Bool
-    var h0: UnsafePointer<Float>?
+    /// May be `hN` (and `c0` may be `cN`): each state is read before it is written.
+    var h0: UnsafePointer<Float>
+    /// LSTM kinds only.
     var c0: UnsafePointer<Float>?
-    /// Zero-filled by the caller; nil for cells.
+    /// Zero-filled by the caller; nil for cells, and when the caller takes h_n for the output.
     var output: UnsafeMutablePointer<Float>?
     var hN: UnsafeMutablePointer<Float>
     /// LSTM kinds only.
@@ -314,15 +316,9 @@ extension RecurrentWeights {
                     for k in 0..<batch {
                         let element = plan.element(k)
                         let hRow = h + k * out, cRow = c + k * hidden
-                        if let h0 = b.h0 {
-                            hRow.update(from: h0 + (stateIndex * batch + element) * out, count: out)
-                        } else {
-                            hRow.update(repeating: 0, count: out)
-                        }
+                        hRow.update(from: b.h0 + (stateIndex * batch + element) * out, count: out)
                         if let c0 = b.c0 {
                             cRow.update(from: c0 + (stateIndex * batch + element) * hidden, count: hidden)
-                        } else {
-                            cRow.update(repeating: 0, count: hidden)
                         }
                     }
                 }

@@ -54,14 +54,7 @@ extension ModuleCore {
         if state.c == nil && record.config.kind.hasCellState {
             throw RNNRuntimeError.unsupported(module: weights.label, message: "state.c is missing; an \(record.config.kind.rawValue) state carries h and c")
         }
-        // Take the kept workspace only when no copy of the state shares it.
-        var scratch: RecurrenceWorkspace?
-        if isKnownUniquelyReferenced(&state.scratch) { swap(&scratch, &state.scratch) }
-        let result = try weights.run(input: chunk, h0: state.h, c0: state.c, lengths: nil, stateNames: .streaming,
-                                     scratch: &scratch)
-        state.h = result.h
-        state.c = result.c
-        state.scratch = scratch
-        return result.output ?? result.h
+        let output = try weights.step(chunk, state: &state)
+        return output ?? state.h
     }
 }

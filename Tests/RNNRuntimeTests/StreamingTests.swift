@@ -120,6 +120,30 @@ struct StreamingTests {
         #expect(state == fork, "stepping the copies left the original alone")
     }
 
+    /// A step writes the new state over the old one in place and, for one step of one layer,
+    /// returns h_n's array as the output: outputs and states kept from earlier steps must not
+    /// change, and a step that fails must leave the state as it was.
+    @Test func keptOutputsAndStatesStayPut() throws {
+        var generator = SplitMix64(seed: 13)
+        let lstm = try LSTM(inputSize: 3, hiddenSize: 4, using: &generator)
+        let input = Tensor(shape: [6, 2, 3], scalars: (0..<36).map { Float($0 % 11) / 11 - 0.45 })
+        var state = lstm.initialState(batchSize: 2)
+        var outputs: [Tensor] = [], states: [StreamingState] = []
+        for t in 0..<6 {
+            outputs.append(try lstm.step(input.slice(along: 0, t..<t + 1), state: &state))
+            states.append(state)
+        }
+        #expect(Tensor.concatenate(outputs, along: 0) == (try lstm(input)).output)
+        for t in 0..<6 {
+            let prefix = try lstm(input.slice(along: 0, 0..<t + 1))
+            #expect(states[t].h == prefix.hN && states[t].c == prefix.cN, "state after step \(t)")
+            #expect(outputs[t].scalars == states[t].h.scalars, "one step of one layer: the output is h_n")
+        }
+        let before = state
+        #expect(throws: RNNRuntimeError.self) { try lstm.step(Tensor(zeros: [1, 3, 3]), state: &state) }
+        #expect(state == before)
+    }
+
     /// One state carried through modules of different sizes (same h shape) refits its workspace.
     @Test func aStateMovesBetweenModules() throws {
         var generator = SplitMix64(seed: 12)

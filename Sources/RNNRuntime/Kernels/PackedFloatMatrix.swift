@@ -12,7 +12,10 @@ package struct PackedFloatMatrix: Sendable {
     /// Columns of W: the length of each input row.
     package let inFeatures: Int
     private let packed: KernelBuffer<Float>
-    private let bias: KernelBuffer<Float>?
+    /// Empty without a bias. Not an optional: binding an optional class reference retains it,
+    /// once per product of a time loop.
+    private let bias: KernelBuffer<Float>
+    private let hasBias: Bool
 
     /// Packs row-major `weights` (outFeatures, inFeatures) and an optional bias (outFeatures).
     package init(weights: [Float], outFeatures: Int, inFeatures: Int, bias: [Float]?) {
@@ -26,7 +29,8 @@ package struct PackedFloatMatrix: Sendable {
                 crnn_f32_pack(w.baseAddress, outFeatures, inFeatures, inFeatures, dst.baseAddress)
             }
         }
-        self.bias = bias.map { KernelBuffer($0) }
+        self.bias = KernelBuffer(bias ?? [])
+        hasBias = bias != nil
     }
 
     /// Computes `y[r, :] = x[r, :]·Wᵀ + b` for `r` in `0..<rows`.
@@ -36,7 +40,7 @@ package struct PackedFloatMatrix: Sendable {
     ///   - rows: number of rows.
     ///   - y: (rows, outFeatures) with row stride `yStride` (default `outFeatures`); overwritten.
     ///   - outputs: compute only these output features (the other columns of y are left alone);
-    ///     `Linear.splitOutputs` says which ranges are allowed. Each is computed as in the whole product.
+    ///     `isSplittable` says which ranges are allowed. Each is computed as in the whole product.
     ///   - isa: instruction-set level (default: the best available).
     @inline(__always)
     package func apply(
@@ -53,14 +57,9 @@ package struct PackedFloatMatrix: Sendable {
         guard rows > 0, !range.isEmpty else { return }
         let first = range.lowerBound, offset = crnn_f32_packed_offset(first, inFeatures)
         packed.withUnsafePointer { w in
-            if let bias {
-                bias.withUnsafePointer { b in
-                    crnn_f32_gemm(isa.rawValue, x.baseAddress, rows, ldx, w + offset, range.count, inFeatures, b + first,
-                                  y.baseAddress! + first, ldy)
-                }
-            } else {
-                crnn_f32_gemm(isa.rawValue, x.baseAddress, rows, ldx, w + offset, range.count, inFeatures, nil,
-                              y.baseAddress! + first, ldy)
+            bias.withUnsafePointer { b in
+                crnn_f32_gemm(isa.rawValue, x.baseAddress, rows, ldx, w + offset, range.count, inFeatures,
+                              hasBias ? b + first : nil, y.baseAddress! + first, ldy)
             }
         }
     }

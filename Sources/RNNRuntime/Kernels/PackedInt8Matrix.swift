@@ -16,7 +16,10 @@ package struct PackedInt8Matrix: Sendable {
     private let packed: KernelBuffer<Int8>
     private let columnSums: KernelBuffer<Int32>
     private let rowScales: KernelBuffer<Float>
-    private let bias: KernelBuffer<Float>?
+    /// Empty without a bias. Not an optional: binding an optional class reference retains it,
+    /// once per product of a time loop.
+    private let bias: KernelBuffer<Float>
+    private let hasBias: Bool
 
     /// Packs row-major `values` (outFeatures, inFeatures) whose real value is `scale · value`.
     ///
@@ -41,7 +44,8 @@ package struct PackedInt8Matrix: Sendable {
         }
         columnSums = KernelBuffer(sums)
         rowScales = KernelBuffer(scales.count == outFeatures ? scales : Array(repeating: scales[0], count: outFeatures))
-        self.bias = bias.map { KernelBuffer($0) }
+        self.bias = KernelBuffer(bias ?? [])
+        hasBias = bias != nil
     }
 
     /// Exact int32 accumulators `acc[r, j] = Σ_c xq[r, c]·W[j, c]`.
@@ -89,14 +93,10 @@ package struct PackedInt8Matrix: Sendable {
         packed.withUnsafePointer { w in
             columnSums.withUnsafePointer { cs in
                 rowScales.withUnsafePointer { ws in
-                    if let bias {
-                        bias.withUnsafePointer { b in
-                            crnn_s8_gemm_f32(level, xq.baseAddress, rows, ldx, w + offset, range.count, inFeatures,
-                                             cs + first, zeroPoint, scale, ws + first, b + first, y.baseAddress! + first, ldy)
-                        }
-                    } else {
+                    bias.withUnsafePointer { b in
                         crnn_s8_gemm_f32(level, xq.baseAddress, rows, ldx, w + offset, range.count, inFeatures,
-                                         cs + first, zeroPoint, scale, ws + first, nil, y.baseAddress! + first, ldy)
+                                         cs + first, zeroPoint, scale, ws + first, hasBias ? b + first : nil,
+                                         y.baseAddress! + first, ldy)
                     }
                 }
             }
