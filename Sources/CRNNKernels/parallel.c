@@ -65,7 +65,7 @@ static void *helper_main(void *unused) {
         }
         const uint64_t until = now_ns() + CRNN_SPIN_NS;
         while (!claimable(atomic_load(&ticket)) && now_ns() < until) {
-            for (int i = 0; i < 64; ++i) crnn_relax();
+            for (int i = 0; i < 8; ++i) crnn_relax();
         }
         if (claimable(atomic_load(&ticket))) continue;
         pthread_mutex_lock(&mutex);
@@ -147,23 +147,52 @@ int crnn_parallel_pair(crnn_task_fn fn, void *context, uint32_t wait_us) {
     return 1;
 }
 
-void crnn_barrier_wait(crnn_barrier *barrier) {
-    _Atomic uint32_t *arrived = (_Atomic uint32_t *)&barrier->arrived;
-    _Atomic uint32_t *generation = (_Atomic uint32_t *)&barrier->generation;
-    const uint32_t g = atomic_load_explicit(generation, memory_order_acquire);
-    if (atomic_fetch_add_explicit(arrived, 1, memory_order_acq_rel) == 1) {
-        atomic_store_explicit(arrived, 0, memory_order_relaxed);
-        atomic_store_explicit(generation, g + 1, memory_order_release);
-        return;
-    }
-    /* ~10 us of spinning covers a partner that is merely behind; past that it has probably lost
-     * its processor (more runnable threads than cores), so give ours up while waiting. */
-    for (unsigned spins = 0; atomic_load_explicit(generation, memory_order_acquire) == g; ++spins) {
-        if (spins < 4096) {
-            crnn_relax();
-        } else {
-            sched_yield();
+/* A phase slot: phase number << 4 | claimed halves (bits 2-3) | finished halves (bits 0-1).
+ * Phase q uses slot q % 2; the first thread to reach q resets it from q - 2, which is over by
+ * then (both halves of q - 1 finished, and q - 1 started only after q - 2 finished). */
+static inline _Atomic uint64_t *phase_slot(crnn_phases *phases, uint64_t phase) {
+    return (_Atomic uint64_t *)&phases->slot[phase & 1];
+}
+
+#define CRNN_STEAL_NS 4000  /* a half left unclaimed this long is taken over */
+#define CRNN_YIELD_NS 20000 /* waiting longer than this gives the processor up */
+
+/* Claims `half` of `phase` in its slot; first resets the slot if it still holds an older phase. */
+static int phase_take(_Atomic uint64_t *slot, uint64_t phase, int half) {
+    uint64_t v = atomic_load(slot);
+    for (;;) {
+        const uint64_t id = v >> 4;
+        if (id > phase) return 0;
+        if (id < phase) {
+            if (atomic_compare_exchange_weak(slot, &v, phase << 4)) v = phase << 4;
+            continue;
         }
+        if (v & (uint64_t)1 << (2 + half)) return 0;
+        if (atomic_compare_exchange_weak(slot, &v, v | (uint64_t)1 << (2 + half))) return 1;
+    }
+}
+
+int crnn_phase_claim(crnn_phases *phases, uint64_t phase, int self) {
+    return phase_take(phase_slot(phases, phase), phase, self);
+}
+
+void crnn_phase_done(crnn_phases *phases, uint64_t phase) { atomic_fetch_add(phase_slot(phases, phase), 1); }
+
+int crnn_phase_wait(crnn_phases *phases, uint64_t phase, int self) {
+    _Atomic uint64_t *slot = phase_slot(phases, phase);
+    const int other = 1 - self;
+    uint64_t start = 0;
+    for (unsigned spins = 0;; ++spins) {
+        const uint64_t v = atomic_load(slot);
+        if ((v >> 4) != phase || (v & 3) == 2) return -1;
+        if ((spins & 63) != 63) {
+            crnn_relax();
+            continue;
+        }
+        const uint64_t now = now_ns();
+        if (start == 0) start = now;
+        if (!(v & (uint64_t)1 << (2 + other)) && now - start > CRNN_STEAL_NS && phase_take(slot, phase, other)) return other;
+        if (now - start > CRNN_YIELD_NS) sched_yield();
     }
 }
 
@@ -180,6 +209,23 @@ int crnn_parallel_pair(crnn_task_fn fn, void *context, uint32_t wait_us) {
     return 0;
 }
 
-void crnn_barrier_wait(crnn_barrier *barrier) { (void)barrier; }
+int crnn_phase_claim(crnn_phases *phases, uint64_t phase, int self) {
+    /* Without threads the one caller claims its half, then takes the other from the wait. */
+    uint64_t *slot = &phases->slot[phase & 1];
+    if (*slot >> 4 != phase) *slot = phase << 4;
+    if (*slot & (uint64_t)1 << (2 + self)) return 0;
+    *slot |= (uint64_t)1 << (2 + self);
+    return 1;
+}
+
+void crnn_phase_done(crnn_phases *phases, uint64_t phase) { phases->slot[phase & 1] += 1; }
+
+int crnn_phase_wait(crnn_phases *phases, uint64_t phase, int self) {
+    uint64_t *slot = &phases->slot[phase & 1];
+    const int other = 1 - self;
+    if (*slot >> 4 != phase || (*slot & 3) == 2 || (*slot & (uint64_t)1 << (2 + other))) return -1;
+    *slot |= (uint64_t)1 << (2 + other);
+    return other;
+}
 
 #endif

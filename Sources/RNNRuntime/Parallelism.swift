@@ -16,9 +16,12 @@ public enum Parallelism {
     static let minimumWorkPerThread = 2_000_000
 
     /// Recurrent multiply-adds per step (batch x gate rows x hidden) a unidirectional layer needs
-    /// before its steps are split across two threads, for float32 and int8 weights.
-    static let minimumFloatSplitWork = 150_000
-    static let minimumInt8SplitWork = 600_000
+    /// before its steps are split across two threads, for float32 and int8 weights, in calls of
+    /// at least `splitSequenceSteps` steps and in shorter ones (streaming), which also pay for
+    /// the hand-off and the input product's meeting on every call (measured: BENCHMARKS.md).
+    static let minimumFloatSplitWork = (sequence: 100_000, short: 150_000)
+    static let minimumInt8SplitWork = (sequence: 150_000, short: 600_000)
+    static let splitSequenceSteps = 16
 
     /// Runs `body(i)` for `i` in `0..<count` on the calling thread and the runtime's helper
     /// thread (`crnn_parallel_run`), returning when all have finished.
@@ -41,7 +44,7 @@ public enum Parallelism {
     }
 
     /// Runs `body(0)` on the calling thread and `body(1)` on the helper thread at the same time,
-    /// for work in which each waits for the other (`SpinBarrier`), and returns true when both
+    /// for work in which each waits for the other (`SharedPhases`), and returns true when both
     /// have finished. Returns false, having run nothing, when the helper has not started within
     /// `waitMicroseconds` (asleep, or serving another caller): the caller then works alone.
     static func pair(waitMicroseconds: UInt32, _ body: (Int) -> Void) -> Bool {
@@ -57,20 +60,38 @@ public enum Parallelism {
     }
 }
 
-/// Where the two threads of `Parallelism.pair` wait for each other: the n-th `wait()` of one
-/// returns once the other has made its n-th call. A class over C memory so both threads share
-/// one; `@unchecked Sendable` because every access goes through `crnn_barrier_wait`'s atomics.
-final class SpinBarrier: @unchecked Sendable {
-    private let barrier: UnsafeMutablePointer<crnn_barrier>
+/// The phases the two threads of `Parallelism.pair` go through together (`crnn_phases`): each
+/// phase has two halves that may run at the same time and needs the previous phase finished.
+/// A thread runs its own half and takes over the other's when it stays unclaimed for a few
+/// microseconds, so a thread that falls behind (descheduled) finds its work done and catches up
+/// instead of stalling the other.
+/// A class over C memory so both threads share one; `@unchecked Sendable` because every
+/// access goes through `crnn_phase_*`'s atomics.
+final class SharedPhases: @unchecked Sendable {
+    private let phases: UnsafeMutablePointer<crnn_phases>
 
     init() {
-        // Its own cache line, so the spinning thread's reads do not share one with other data.
+        // Its own cache line, so the waiting thread's reads do not share one with other data.
         let raw = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: 64)
-        barrier = raw.bindMemory(to: crnn_barrier.self, capacity: 1)
+        phases = raw.bindMemory(to: crnn_phases.self, capacity: 1)
     }
 
-    deinit { UnsafeMutableRawPointer(barrier).deallocate() }
+    deinit { UnsafeMutableRawPointer(phases).deallocate() }
 
-    @inline(__always) func wait() { crnn_barrier_wait(barrier) }
+    /// Starts a new sequence of phases numbered from 1; only while no thread uses them.
+    func reset() { phases.pointee = crnn_phases() }
+
+    /// Runs `body(half)` for `thread`'s own half of `phase` (unless the other thread took it
+    /// over) and for the other half if it takes that over, then returns once both are finished.
+    @inline(__always) func share(_ phase: UInt64, thread: Int, _ body: (Int) -> Void) {
+        if crnn_phase_claim(phases, phase, Int32(thread)) == 1 {
+            body(thread)
+            crnn_phase_done(phases, phase)
+        }
+        while case let half = crnn_phase_wait(phases, phase, Int32(thread)), half >= 0 {
+            body(Int(half))
+            crnn_phase_done(phases, phase)
+        }
+    }
 }

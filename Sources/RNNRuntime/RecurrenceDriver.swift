@@ -141,8 +141,8 @@ final class RecurrenceWorkspace: @unchecked Sendable {
     let storage: UnsafeMutablePointer<Float>
     /// One per lane.
     let linear: UnsafeMutablePointer<LinearWorkspace>
-    /// Where the two threads of a split layer meet.
-    let barrier = SpinBarrier()
+    /// What the two threads of a split layer share.
+    let phases = SharedPhases()
 
     /// Floats of one lane: input gates, hidden gates, h, c, h before projection.
     var laneCount: Int { tokens * gateWidth + batch * gateWidth + batch * stateWidth + 2 * batch * hidden }
@@ -200,14 +200,14 @@ final class RecurrenceWorkspace: @unchecked Sendable {
 }
 
 extension RecurrentWeights {
-    /// How many threads a call over `tokens` tokens of `batch` elements uses: 2 when the task
+    /// How many threads a call over `tokens` tokens (`steps` steps of `batch` elements) uses: 2 when the task
     /// allows two and either a bidirectional layer's directions each have enough work to pay
     /// for waking a second thread, or a unidirectional layer's steps are large enough to split
     /// (`rowSplit`); otherwise 1. Each thread gets a lane of the workspace.
-    func directionLanes(tokens: Int, batch: Int) -> Int {
+    func directionLanes(tokens: Int, steps: Int, batch: Int) -> Int {
         guard Parallelism.maximumThreads >= 2 else { return 1 }
         if config.numDirections == 1 {
-            return (0..<config.numLayers).contains { rowSplit(layer: $0, batch: batch) != nil } ? 2 : 1
+            return (0..<config.numLayers).contains { rowSplit(layer: $0, steps: steps, batch: batch) != nil } ? 2 : 1
         }
         var work = 0
         for layer in 0..<config.numLayers {
@@ -219,16 +219,16 @@ extension RecurrentWeights {
 
     /// How two threads share each step of unidirectional layer `layer` over `batch` rows, or
     /// nil when it stays on one: with two threads allowed, no projection, and a recurrent
-    /// product large enough that halving it saves more than the two meetings per step cost
-    /// (~0.3 us each here; measured: BENCHMARKS.md). Thread 0 takes the product rows up to a
+    /// product large enough that halving it saves more than the threads' meetings cost (three
+    /// per step, a few hundred nanoseconds each here; `Parallelism.minimumFloatSplitWork`). Thread 0 takes the product rows up to a
     /// multiple of `PackedFloatMatrix.rowBlock` (128) near the middle and the cell elements up to a multiple of
     /// 32 near the middle; thread 1 the rest. Every value is computed as on one thread.
-    func rowSplit(layer: Int, batch: Int) -> RowSplit? {
+    func rowSplit(layer: Int, steps: Int, batch: Int) -> RowSplit? {
         guard Parallelism.maximumThreads >= 2, config.numDirections == 1, config.projSize == 0 else { return nil }
         let weights = layers[layer][0]
         let hidden = config.hiddenSize, gateRows = config.gateRows
-        let work = batch * gateRows * hidden
-        guard work >= (weights.hiddenProduct.isInt8 ? Parallelism.minimumInt8SplitWork : Parallelism.minimumFloatSplitWork)
+        let minimum = weights.hiddenProduct.isInt8 ? Parallelism.minimumInt8SplitWork : Parallelism.minimumFloatSplitWork
+        guard batch * gateRows * hidden >= (steps >= Parallelism.splitSequenceSteps ? minimum.sequence : minimum.short)
         else { return nil }
         let block = PackedFloatMatrix.rowBlock
         let rows = (gateRows + block) / (2 * block) * block, elements = (hidden + 32) / 64 * 32
@@ -289,12 +289,12 @@ extension RecurrentWeights {
                 output = bufferB
             }
 
-            /// One direction of this layer with lane `lane`'s scratch; or, with `part` (0 or 1),
-            /// that thread's share of a unidirectional layer split across two threads: product rows
-            /// and cell elements split by `split`, lane 0's buffers shared, lane `part`'s int8
-            /// scratch, and the two threads meeting at `ws.barrier` after the input product and
-            /// after each step's product and cell update.
-            func runDirection(_ direction: Int, lane: Int, part: Int? = nil, split: RowSplit? = nil) {
+            /// One direction of this layer with lane `lane`'s scratch; or, as thread `thread` (0 or
+            /// 1), a share of a unidirectional layer split across two threads by `split`: lane 0's
+            /// buffers shared, each thread's own product scratch, and each piece of work (the
+            /// input product, each step's recurrent product, each step's cell update) a phase of
+            /// two halves, product rows or cell elements, that the threads claim (`SharedPhases`).
+            func runDirection(_ direction: Int, lane: Int, thread: Int? = nil, split: RowSplit? = nil) {
                 let gates = laneBase + lane * laneCount
                 let hiddenGates = gates + capacity * gateWidth
                 let h = hiddenGates + batch * gateWidth
@@ -302,17 +302,25 @@ extension RecurrentWeights {
                 let hFull = c + batch * hidden
                 let weights = layers[layer][direction]
                 let stateIndex = layer * directions + direction
-                let linearWorkspace = linearWorkspaces + (part ?? lane)
-                var productRows: Range<Int>? = nil
-                var elements = 0..<hidden
-                if let part, let split {
-                    productRows = part == 0 ? 0..<split.rows : split.rows..<gateWidth
-                    elements = part == 0 ? 0..<split.elements : split.elements..<hidden
+                var phase: UInt64 = 0
+
+                /// Runs `body` over the whole piece of work, or over the halves this thread claims.
+                func each(_ body: (_ rows: Range<Int>?, _ elements: Range<Int>, _ scratch: UnsafeMutablePointer<LinearWorkspace>) -> Void) {
+                    guard let thread, let split else {
+                        body(nil, 0..<hidden, linearWorkspaces + lane)
+                        return
+                    }
+                    phase += 1
+                    ws.phases.share(phase, thread: thread) { half in
+                        body(half == 0 ? 0..<split.rows : split.rows..<gateWidth,
+                             half == 0 ? 0..<split.elements : split.elements..<hidden, linearWorkspaces + thread)
+                    }
                 }
-                let leads = part ?? 0 == 0
-                weights.inputProduct.apply(x, rows: tokens, into: UnsafeMutableBufferPointer(start: gates, count: tokens * gateWidth),
-                                           outputs: productRows, workspace: &linearWorkspace.pointee)
-                if leads {
+
+                each { rows, _, scratch in
+                    weights.inputProduct.apply(x, rows: tokens, into: UnsafeMutableBufferPointer(start: gates, count: tokens * gateWidth),
+                                               outputs: rows, workspace: &scratch.pointee)
+                    guard rows?.lowerBound ?? 0 == 0 else { return }
                     for k in 0..<batch {
                         let element = plan.element(k)
                         let hRow = h + k * out, cRow = c + k * hidden
@@ -322,50 +330,56 @@ extension RecurrentWeights {
                         }
                     }
                 }
-                if part != nil { ws.barrier.wait() }
 
                 for step in 0..<steps {
                     let t = direction == 0 ? step : steps - 1 - step
                     let active = plan.activeRows(at: t)
                     let first = plan.firstToken(at: t)
-                    weights.hiddenProduct.apply(UnsafeBufferPointer(start: h, count: active * out), rows: active,
-                                                into: UnsafeMutableBufferPointer(start: hiddenGates, count: active * gateWidth),
-                                                outputs: productRows, workspace: &linearWorkspace.pointee)
-                    if part != nil { ws.barrier.wait() }
-                    for k in 0..<active {
-                        math.update(gi: gates + (first + k) * gateWidth, gh: hiddenGates + k * gateWidth,
-                                    hPrev: h + k * out, hOut: projecting ? hFull + k * hidden : h + k * out,
-                                    c: c + k * hidden, hidden: hidden, elements: elements)
+                    each { rows, _, scratch in
+                        weights.hiddenProduct.apply(UnsafeBufferPointer(start: h, count: active * out), rows: active,
+                                                    into: UnsafeMutableBufferPointer(start: hiddenGates, count: active * gateWidth),
+                                                    outputs: rows, workspace: &scratch.pointee)
                     }
-                    if let projection = weights.projection {
-                        projection.apply(UnsafeBufferPointer(start: hFull, count: active * hidden), rows: active,
-                                         into: UnsafeMutableBufferPointer(start: h, count: active * out),
-                                         workspace: &linearWorkspace.pointee)
+                    each { _, elements, scratch in
+                        for k in 0..<active {
+                            math.update(gi: gates + (first + k) * gateWidth, gh: hiddenGates + k * gateWidth,
+                                        hPrev: h + k * out, hOut: projecting ? hFull + k * hidden : h + k * out,
+                                        c: c + k * hidden, hidden: hidden, elements: elements)
+                        }
+                        if let projection = weights.projection {
+                            projection.apply(UnsafeBufferPointer(start: hFull, count: active * hidden), rows: active,
+                                             into: UnsafeMutableBufferPointer(start: h, count: active * out),
+                                             workspace: &scratch.pointee)
+                        }
+                        // A split layer has no projection: its elements are its output columns.
+                        let columns = projecting ? 0..<out : elements
+                        for k in 0..<active {
+                            (output + (first + k) * layerOutWidth + direction * out + columns.lowerBound)
+                                .update(from: h + k * out + columns.lowerBound, count: columns.count)
+                        }
                     }
-                    // Without a projection out == hidden, so a part's elements are its output columns.
-                    let columns = projecting ? 0..<out : elements
-                    for k in 0..<active {
-                        (output + (first + k) * layerOutWidth + direction * out + columns.lowerBound)
-                            .update(from: h + k * out + columns.lowerBound, count: columns.count)
-                    }
-                    if part != nil { ws.barrier.wait() }
                 }
 
-                if leads {
-                    for k in 0..<batch {
-                        let element = plan.element(k)
-                        (b.hN + (stateIndex * batch + element) * out).update(from: h + k * out, count: out)
-                        if let cN = b.cN {
-                            (cN + (stateIndex * batch + element) * hidden).update(from: c + k * hidden, count: hidden)
-                        }
+                // Thread 0 waited for the last phase: every half is finished.
+                guard thread ?? 0 == 0 else { return }
+                for k in 0..<batch {
+                    let element = plan.element(k)
+                    (b.hN + (stateIndex * batch + element) * out).update(from: h + k * out, count: out)
+                    if let cN = b.cN {
+                        (cN + (stateIndex * batch + element) * hidden).update(from: c + k * hidden, count: hidden)
                     }
                 }
             }
 
+            /// Runs the layer on both threads, or returns false having run nothing.
+            func runSplit(_ split: RowSplit) -> Bool {
+                ws.phases.reset()
+                return Parallelism.pair(waitMicroseconds: 100) { thread in runDirection(0, lane: 0, thread: thread, split: split) }
+            }
+
             if lanes == 2 && directions == 2 {
                 Parallelism.run(2) { direction in runDirection(direction, lane: direction) }
-            } else if lanes == 2, let split = rowSplit(layer: layer, batch: batch),
-                      Parallelism.pair(waitMicroseconds: 100, { part in runDirection(0, lane: 0, part: part, split: split) }) {
+            } else if lanes == 2, let split = rowSplit(layer: layer, steps: steps, batch: batch), runSplit(split) {
                 // Both threads ran the layer.
             } else {
                 for direction in 0..<directions { runDirection(direction, lane: 0) }

@@ -1,3 +1,5 @@
+import Foundation
+import Synchronization
 @testable import RNNRuntime
 import Testing
 
@@ -15,9 +17,9 @@ import Testing
         let h0 = Self.input([4, 3, 48], seed: 13)
         let lengths = [60, 41, 17]
         // Large enough that the second thread is used, small layers stay on one.
-        #expect(Parallelism.$maximumThreads.withValue(2) { gru.core.weights.directionLanes(tokens: 60 * 3, batch: 3) } == 2)
-        #expect(Parallelism.$maximumThreads.withValue(2) { gru.core.weights.directionLanes(tokens: 3, batch: 3) } == 1)
-        #expect(gru.core.weights.directionLanes(tokens: 60 * 3, batch: 3) == 1)
+        #expect(Parallelism.$maximumThreads.withValue(2) { gru.core.weights.directionLanes(tokens: 60 * 3, steps: 60, batch: 3) } == 2)
+        #expect(Parallelism.$maximumThreads.withValue(2) { gru.core.weights.directionLanes(tokens: 3, steps: 1, batch: 3) } == 1)
+        #expect(gru.core.weights.directionLanes(tokens: 60 * 3, steps: 60, batch: 3) == 1)
         let one = try gru(x, h0, lengths: lengths)
         let two = try Parallelism.$maximumThreads.withValue(2) { try gru(x, h0, lengths: lengths) }
         #expect(one.output == two.output)
@@ -28,7 +30,7 @@ import Testing
         var generator = SplitMix64(seed: 21)
         let lstm = try LSTM(inputSize: 16, hiddenSize: 40, numLayers: 2, bidirectional: true, projSize: 24, using: &generator)
         let x = Self.input([2, 50, 4, 16], seed: 22)
-        #expect(Parallelism.$maximumThreads.withValue(2) { lstm.core.weights.directionLanes(tokens: 50 * 4, batch: 4) } == 2)
+        #expect(Parallelism.$maximumThreads.withValue(2) { lstm.core.weights.directionLanes(tokens: 50 * 4, steps: 50, batch: 4) } == 2)
         let one = try lstm(x)
         let two = try Parallelism.$maximumThreads.withValue(2) { try lstm(x) }
         #expect(one.output == two.output)
@@ -65,36 +67,60 @@ import Testing
         }
     }
 
-    /// A pair runs its two indices at the same time: each round, each index writes its slot,
-    /// meets the other at the barrier, and then reads the other's slot of the same round. When
-    /// the helper does not join (another caller has it), nothing runs; under contention from 8
-    /// tasks every pair either ran both indices through all rounds or ran nothing.
-    @Test func pairsRunTogetherOrNotAtAll() async {
-        final class Slots: @unchecked Sendable {
-            // Slot i is written only by index i; the other index reads it after a barrier.
-            var rounds = [Int](repeating: -1, count: 2)
-            var seen = [Int](repeating: 0, count: 2)
-            var runs = [Int](repeating: 0, count: 2)
+    /// A pair shares phases: every half of every phase runs exactly once, after every half of
+    /// the phase before (each half reads the other half of the previous phase), whichever thread
+    /// runs it, also when one thread starts late and finds its halves done. When the helper does
+    /// not join (another caller has it), nothing runs; under contention from 8 tasks every pair
+    /// either ran all phases or ran nothing.
+    @Test func pairsShareEveryPhaseOrRunNothing() async {
+        /// What the halves record. The two halves of a phase run at the same time, so each
+        /// writes only its own words, and the one word a half reads of the other is atomic.
+        final class Record: @unchecked Sendable {
+            let phases: Int
+            /// runs[2 * phase + half]: how often that half ran.
+            let runs: UnsafeMutablePointer<Int>
+            /// The last phase each half finished.
+            let last0 = Atomic<Int>(0), last1 = Atomic<Int>(0)
+            /// ordered[half]: 0 while every run of that half saw the other half's previous phase.
+            let ordered: UnsafeMutablePointer<Int>
+            init(phases: Int) {
+                self.phases = phases
+                runs = .allocate(capacity: 2 * (phases + 1))
+                runs.initialize(repeating: 0, count: 2 * (phases + 1))
+                ordered = .allocate(capacity: 2)
+                ordered.initialize(repeating: 0, count: 2)
+            }
+            deinit {
+                runs.deallocate()
+                ordered.deallocate()
+            }
+            func lastPhase(of half: Int) -> Int { half == 0 ? last0.load(ordering: .acquiring) : last1.load(ordering: .acquiring) }
+            func finish(_ phase: Int, half: Int) {
+                if half == 0 { last0.store(phase, ordering: .releasing) } else { last1.store(phase, ordering: .releasing) }
+            }
+            var runCounts: [Int] { Array(UnsafeBufferPointer(start: runs, count: 2 * (phases + 1))) }
         }
         let outcomes = await withTaskGroup(of: (ran: Bool, ok: Bool).self) { group in
             for _ in 0..<8 {
                 group.addTask {
-                    var results: [(Bool, Bool)] = []
-                    for _ in 0..<50 {
-                        let slots = Slots(), barrier = SpinBarrier(), rounds = 200
-                        let ran = Parallelism.pair(waitMicroseconds: 2000) { index in
-                            slots.runs[index] += 1
-                            for round in 0..<rounds {
-                                slots.rounds[index] = round
-                                barrier.wait()
-                                if slots.rounds[1 - index] == round { slots.seen[index] += 1 }
-                                barrier.wait()
+                    var results: [(ran: Bool, ok: Bool)] = []
+                    for round in 0..<50 {
+                        let count = 200, record = Record(phases: count), phases = SharedPhases()
+                        let ran = Parallelism.pair(waitMicroseconds: 2000) { thread in
+                            // Every third round one thread is late: the other does its halves.
+                            if round % 3 == 0 { usleep(thread == round % 2 ? 300 : 0) }
+                            for phase in 1...count {
+                                phases.share(UInt64(phase), thread: thread) { half in
+                                    record.runs[2 * phase + half] += 1
+                                    if record.lastPhase(of: 1 - half) < phase - 1 { record.ordered[half] = 1 }
+                                    record.finish(phase, half: half)
+                                }
                             }
                         }
-                        let ok = ran ? slots.runs == [1, 1] && slots.seen == [rounds, rounds] : slots.runs == [0, 0]
-                        results.append((ran, ok))
+                        let expected = [0, 0] + Array(repeating: ran ? 1 : 0, count: 2 * count)
+                        results.append((ran, record.runCounts == expected && record.ordered[0] == 0 && record.ordered[1] == 0))
                     }
-                    return (results.contains { $0.0 }, results.allSatisfy { $0.1 })
+                    return (results.contains { $0.ran }, results.allSatisfy { $0.ok })
                 }
             }
             var all: [(ran: Bool, ok: Bool)] = []
@@ -122,11 +148,12 @@ import Testing
             (try AnyModule(lstmInt8.record), 2, [10, 2, 40]),
         ]
         for (index, (module, batch, shape)) in modules.enumerated() {
-            let weights = module.core.weights
-            #expect(Parallelism.$maximumThreads.withValue(2) { weights.rowSplit(layer: 0, batch: batch) } != nil, "module \(index)")
-            #expect(weights.rowSplit(layer: 0, batch: batch) == nil)
+            let weights = module.core.weights, config = module.record.config
+            let steps = shape[config.batchFirst ? 1 : 0]
+            #expect(Parallelism.$maximumThreads.withValue(2) { weights.rowSplit(layer: 0, steps: steps, batch: batch) } != nil,
+                    "module \(index)")
+            #expect(weights.rowSplit(layer: 0, steps: steps, batch: batch) == nil)
             let x = Self.input(shape, seed: UInt64(40 + index))
-            let config = module.record.config
             let states = [config.numLayers, batch, config.hiddenSize]
             let h0 = Self.input(states, seed: UInt64(50 + index))
             let c0 = config.kind == .lstm ? Self.input(states, seed: UInt64(60 + index)) : nil

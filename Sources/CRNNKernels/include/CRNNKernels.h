@@ -192,20 +192,31 @@ typedef void (*crnn_task_fn)(void *context, size_t index);
 void crnn_parallel_run(crnn_task_fn fn, void *context, size_t count);
 
 /* Runs fn(context, 0) on the calling thread and fn(context, 1) on the helper thread at the same
- * time, for work that meets at crnn_barrier_wait, and returns 1 when both have finished. Returns 0
+ * time, for work shared through crnn_phases, and returns 1 when both have finished. Returns 0
  * without running anything when the helper has not started index 1 within `wait_us`
  * microseconds (it is asleep, or busy with another caller's job); the caller then does the
  * work alone. Work that waits for the other index must only be run through this. */
 int crnn_parallel_pair(crnn_task_fn fn, void *context, uint32_t wait_us);
 
-/* A barrier for the two threads of crnn_parallel_pair: each call returns once both have called
- * it (the n-th call of one thread meets the n-th call of the other). Spins, then yields the
- * processor while the other thread is late. Zero-initialize it before the pair starts. */
+/* How the two threads of crnn_parallel_pair share a sequence of phases, each made of two
+ * halves that may run at the same time, where a phase needs the previous one finished. Both
+ * threads go through the phases in order (numbered 1, 2, ...): each claims its own half
+ * (crnn_phase_claim: half `self`), runs it if it got it and marks it (crnn_phase_done), then
+ * waits (crnn_phase_wait). A half the other thread has not claimed after ~4 us is taken over by
+ * the waiting thread, so a thread that falls behind (descheduled) finds its halves done and
+ * catches up without work; the pair waits for a late thread only while it holds a half. Zero
+ * the struct before the pair starts. */
 typedef struct {
-    uint32_t arrived;
-    uint32_t generation;
-} crnn_barrier;
-void crnn_barrier_wait(crnn_barrier *barrier);
+    uint64_t slot[2];
+} crnn_phases;
+
+/* 1 when this thread (`self`, 0 or 1) got its own half of `phase`, 0 when the other took it. */
+int crnn_phase_claim(crnn_phases *phases, uint64_t phase, int self);
+/* Marks one claimed half of `phase` finished. */
+void crnn_phase_done(crnn_phases *phases, uint64_t phase);
+/* Returns -1 once both halves of `phase` are finished, or the other thread's half (1 - self)
+ * when this thread took it over: run it, mark it done, and wait again. Spins, then yields. */
+int crnn_phase_wait(crnn_phases *phases, uint64_t phase, int self);
 
 #ifdef __cplusplus
 }
