@@ -21,6 +21,8 @@ public struct Linear: Sendable {
     /// A class reference rather than an enum of the packed structs: matching an enum case
     /// copies its payload, a retain per kernel buffer on every product of a time loop.
     private let prepared: any PreparedProduct
+    /// Whether the product runs the int8 kernel (about four times the float kernel's speed).
+    let isInt8: Bool
 
     public init(outFeatures: Int, inFeatures: Int, weights: Weights, bias: [Float]?) {
         self.outFeatures = outFeatures
@@ -28,6 +30,7 @@ public struct Linear: Sendable {
         self.weights = weights
         self.bias = bias
         if let bias { precondition(bias.count == outFeatures, "bias has \(bias.count) values for \(outFeatures) outputs") }
+        if case .float32 = weights { isInt8 = false } else { isInt8 = true }
         switch weights {
         case .float32(let w):
             prepared = PreparedFloat(PackedFloatMatrix(weights: w, outFeatures: outFeatures, inFeatures: inFeatures, bias: bias))
@@ -88,8 +91,6 @@ public struct Linear: Sendable {
         prepared.apply(x, rows: rows, into: y, outputs: outputs, scratch: &workspace.int8)
     }
 
-    /// Whether the product runs the int8 kernel (about four times the float kernel's speed).
-    var isInt8: Bool { !(prepared is PreparedFloat) }
 
     /// Whether two products over `0..<row` and `row..<outFeatures` may replace the whole one:
     /// the packed layouts split at multiples of `PackedFloatMatrix.rowBlock` (the reference

@@ -105,11 +105,18 @@ struct SliceBuffers {
 }
 
 /// How two threads share the steps of one unidirectional layer (`RecurrentWeights.rowSplit`).
-struct RowSplit {
+struct RowSplit: Sendable {
     /// Product rows (gate rows) `0..<rows` are thread 0's, the rest thread 1's.
     var rows: Int
     /// Cell elements `0..<elements` are thread 0's, the rest thread 1's.
     var elements: Int
+}
+
+/// A layer's split points and whether its products are int8 (which sets how much work a split
+/// needs), worked out when the weights are prepared.
+struct LayerSplit: Sendable {
+    var rows: RowSplit
+    var int8: Bool
 }
 
 /// Scratch for one call, allocated once before the loops and carved into regions: two
@@ -200,10 +207,10 @@ final class RecurrenceWorkspace: @unchecked Sendable {
 }
 
 extension RecurrentWeights {
-    /// How many threads a call over `tokens` tokens (`steps` steps of `batch` elements) uses: 2 when the task
-    /// allows two and either a bidirectional layer's directions each have enough work to pay
-    /// for waking a second thread, or a unidirectional layer's steps are large enough to split
-    /// (`rowSplit`); otherwise 1. Each thread gets a lane of the workspace.
+    /// How many threads a call over `tokens` tokens (`steps` steps of `batch` elements) uses:
+    /// 2 when the task allows two and either a bidirectional layer's directions each have
+    /// enough work to pay for waking a second thread, or a unidirectional layer's steps are
+    /// large enough to split (`rowSplit`); otherwise 1. Each thread gets a lane of the workspace.
     func directionLanes(tokens: Int, steps: Int, batch: Int) -> Int {
         guard Parallelism.maximumThreads >= 2 else { return 1 }
         if config.numDirections == 1 {
@@ -217,24 +224,34 @@ extension RecurrentWeights {
         return work >= Parallelism.minimumWorkPerThread ? 2 : 1
     }
 
-    /// How two threads share each step of unidirectional layer `layer` over `batch` rows, or
-    /// nil when it stays on one: with two threads allowed, no projection, and a recurrent
-    /// product large enough that halving it saves more than the threads' meetings cost (three
-    /// per step, a few hundred nanoseconds each here; `Parallelism.minimumFloatSplitWork`). Thread 0 takes the product rows up to a
-    /// multiple of `PackedFloatMatrix.rowBlock` (128) near the middle and the cell elements up to a multiple of
-    /// 32 near the middle; thread 1 the rest. Every value is computed as on one thread.
+    /// How two threads (when the task allows two) share each step of unidirectional layer
+    /// `layer` in a call of `steps` steps over `batch` rows, or nil when it stays on one: no
+    /// projection, and a recurrent product large enough that halving it saves more than the
+    /// threads' meetings cost (three per step, a few hundred nanoseconds each here;
+    /// `Parallelism.minimumFloatSplitWork`). Thread 0 takes the product rows up to a multiple
+    /// of `PackedFloatMatrix.rowBlock` (128) near the middle and the cell elements up to a
+    /// multiple of 32 near the middle; thread 1 the rest. Every value is computed as on one
+    /// thread.
     func rowSplit(layer: Int, steps: Int, batch: Int) -> RowSplit? {
-        guard Parallelism.maximumThreads >= 2, config.numDirections == 1, config.projSize == 0 else { return nil }
-        let weights = layers[layer][0]
-        let hidden = config.hiddenSize, gateRows = config.gateRows
-        let minimum = weights.hiddenProduct.isInt8 ? Parallelism.minimumInt8SplitWork : Parallelism.minimumFloatSplitWork
-        guard batch * gateRows * hidden >= (steps >= Parallelism.splitSequenceSteps ? minimum.sequence : minimum.short)
+        // Read per call: the split points and kinds were worked out once (`splitPoints`).
+        guard let split = splits[layer] else { return nil }
+        let minimum = split.int8 ? Parallelism.minimumInt8SplitWork : Parallelism.minimumFloatSplitWork
+        guard batch * config.gateRows * config.hiddenSize >= (steps >= Parallelism.splitSequenceSteps ? minimum.sequence : minimum.short)
         else { return nil }
-        let block = PackedFloatMatrix.rowBlock
-        let rows = (gateRows + block) / (2 * block) * block, elements = (hidden + 32) / 64 * 32
-        guard elements > 0, elements < hidden, weights.hiddenProduct.canSplit(at: rows),
-              weights.inputProduct.canSplit(at: rows) else { return nil }
-        return RowSplit(rows: rows, elements: elements)
+        return split.rows
+    }
+
+    /// Where each layer's steps would split across two threads, or nil for layers that never
+    /// split (bidirectional, projected, or too small to cut at a row block and 32 elements).
+    static func splitPoints(config: ModuleConfig, layers: [[DirectionWeights]]) -> [LayerSplit?] {
+        layers.map { directions in
+            guard config.numDirections == 1, config.projSize == 0, let weights = directions.first else { return nil }
+            let hidden = config.hiddenSize, gateRows = config.gateRows, block = PackedFloatMatrix.rowBlock
+            let rows = (gateRows + block) / (2 * block) * block, elements = (hidden + 32) / 64 * 32
+            guard elements > 0, elements < hidden, weights.hiddenProduct.canSplit(at: rows),
+                  weights.inputProduct.canSplit(at: rows) else { return nil }
+            return LayerSplit(rows: RowSplit(rows: rows, elements: elements), int8: weights.hiddenProduct.isInt8)
+        }
     }
 
     /// Runs every layer and direction of one independent call with the cell math `math`.

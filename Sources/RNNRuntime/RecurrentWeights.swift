@@ -24,6 +24,8 @@ struct RecurrentWeights: Sendable {
     let label: String
     /// Indexed `[layer][direction]`; cells have one layer and one direction.
     let layers: [[DirectionWeights]]
+    /// Per layer, where two threads would split its steps (`rowSplit`); nil where they never do.
+    let splits: [LayerSplit?]
 
     /// An object of this module's prepared weights, which tells them from another module's
     /// (workspaces are sized for them).
@@ -63,5 +65,6 @@ struct RecurrentWeights: Sendable {
         self.config = config
         self.label = label
         self.layers = built
+        splits = Self.splitPoints(config: config, layers: built)
     }
 }

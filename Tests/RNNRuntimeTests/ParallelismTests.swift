@@ -150,9 +150,9 @@ import Testing
         for (index, (module, batch, shape)) in modules.enumerated() {
             let weights = module.core.weights, config = module.record.config
             let steps = shape[config.batchFirst ? 1 : 0]
-            #expect(Parallelism.$maximumThreads.withValue(2) { weights.rowSplit(layer: 0, steps: steps, batch: batch) } != nil,
-                    "module \(index)")
-            #expect(weights.rowSplit(layer: 0, steps: steps, batch: batch) == nil)
+            #expect(weights.rowSplit(layer: 0, steps: steps, batch: batch) != nil, "module \(index)")
+            #expect(Parallelism.$maximumThreads.withValue(2) { weights.directionLanes(tokens: steps * batch, steps: steps, batch: batch) } == 2)
+            #expect(weights.directionLanes(tokens: steps * batch, steps: steps, batch: batch) == 1)
             let x = Self.input(shape, seed: UInt64(40 + index))
             let states = [config.numLayers, batch, config.hiddenSize]
             let h0 = Self.input(states, seed: UInt64(50 + index))
