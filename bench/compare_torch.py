@@ -5,8 +5,8 @@ For every configuration: build the module in PyTorch with a fixed seed, export i
 toolkit (a bare h5py dump of the state_dict, then `rnnconvert import`; `rnnconvert quantize` for
 int8), time PyTorch (torch.set_num_threads(N), inference_mode, warm-up, median of repeated runs)
 and `rnnconvert bench --json` on the same configuration (the mean over nine processes of each
-one's median), alternating, and optionally check our outputs against PyTorch's on the same
-input (`rnnconvert run`).
+one's median, thread counts taking turns), one after the other, and optionally check our
+outputs against PyTorch's on the same input (`rnnconvert run`).
 
 Needs torch, numpy and h5py (install them yourself; nothing here installs anything) and a
 release build: `swift build -c release`. Usage:
@@ -118,18 +118,25 @@ def torch_runner(module, x, streaming):
     return stream
 
 
-def time_ours(rnnconvert, model, steps, batch, threads, streaming, min_runs, min_time, processes=9):
-    """Mean of the medians, and the minimum, of us/step over `processes` runs of `rnnconvert
-    bench`, each a new process: on this machine one process's median lands in one of two
+def time_ours(rnnconvert, model, steps, batch, thread_counts, streaming, min_runs, min_time, processes=9):
+    """For each thread count: the mean of the medians, and the minimum, of us/step over
+    `processes` runs of `rnnconvert bench`, each a new process, the thread counts taking turns.
+
+    On this machine one process's median for a working set near the L2 size lands in one of two
     bands up to ~30% apart (GRU 40->128 streaming: 3.3-3.5 or 4.1-4.6 us, by where its pages
-    fall), about half the time each, so neither one process nor a median over a few is a
-    stable sample; the mean over nine is."""
-    cmd = [rnnconvert, "bench", model, "--seq-len", str(steps), "--batch", str(batch), "--threads", str(threads),
-           "--json", "--min-runs", str(min_runs), "--min-time", str(min_time / processes)]
-    if streaming:
-        cmd.append("--streaming")
-    results = [json.loads(run(cmd).stdout) for _ in range(processes)]
-    return statistics.mean(r["us_per_step"] for r in results), min(r["us_per_step_min"] for r in results)
+    fall), and how often each band comes up drifts over minutes; so neither one process nor a
+    median over a few is a stable sample, and thread counts timed one after the other would
+    sample different drifts. The mean over nine interleaved processes is."""
+    results = {threads: [] for threads in thread_counts}
+    for _ in range(processes):
+        for threads in thread_counts:
+            cmd = [rnnconvert, "bench", model, "--seq-len", str(steps), "--batch", str(batch), "--threads", str(threads),
+                   "--json", "--min-runs", str(min_runs), "--min-time", str(min_time / processes)]
+            if streaming:
+                cmd.append("--streaming")
+            results[threads].append(json.loads(run(cmd).stdout))
+    return {threads: (statistics.mean(r["us_per_step"] for r in rs), min(r["us_per_step_min"] for r in rs))
+            for threads, rs in results.items()}
 
 
 def weight_matrices(kind, inp, hidden, layers, bidirectional):
@@ -303,14 +310,15 @@ def main():
                     streaming = mode == "streaming"
                     if streaming and bidirectional:
                         continue
+                    all_ours = time_ours(args.rnnconvert, model, steps, batch, args.threads, streaming, min_runs, min_time)
                     for threads in args.threads:
                         torch.set_num_threads(threads)
                         theirs = time_torch(torch_runner(reference, x, streaming), steps, min_runs, min_time)
                         # PyTorch's OpenMP workers spin for a while after a parallel region; with
-                        # as many threads as cores they would take ours' processors. Let them sleep.
+                        # as many threads as cores they would take the next process's processors.
                         if threads > 1:
                             time.sleep(0.3)
-                        ours = time_ours(args.rnnconvert, model, steps, batch, threads, streaming, min_runs, min_time)
+                        ours = all_ours[threads]
                         floor = floor_per_step(matrices, 4 if dtype == "float32" else 1, steps, streaming, floors) \
                             if threads == 1 else None
                         row = dict(config=name, hidden=hidden, batch=batch, bidirectional=bidirectional, dtype=dtype,
