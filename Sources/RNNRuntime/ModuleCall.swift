@@ -203,7 +203,7 @@ extension RecurrentWeights {
         let layout = try layout(input: input, h0: h0, c0: c0, stateNames: stateNames)
         let plans = try plans(layout: layout, inputRank: input.count, lengths: lengths)
         let tokens = plans.maximumTokens
-        let lanes = directionLanes(tokens: tokens, steps: layout.steps, batch: layout.batch)
+        let lanes = directionLanes(tokens: tokens, batch: layout.batch)
         if !(scratch?.fits(self, tokens: tokens, batch: layout.batch, lanes: lanes) ?? false) {
             scratch = RecurrenceWorkspace(weights: self, tokens: tokens, batch: layout.batch, lanes: lanes)
         }

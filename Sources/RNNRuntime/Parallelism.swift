@@ -16,12 +16,12 @@ public enum Parallelism {
     static let minimumWorkPerThread = 2_000_000
 
     /// Recurrent multiply-adds per step (batch x gate rows x hidden) a unidirectional layer needs
-    /// before its steps are split across two threads, for float32 and int8 weights, in calls of
-    /// at least `splitSequenceSteps` steps and in shorter ones (streaming), which also pay for
-    /// the hand-off and the input product's meeting on every call (measured: BENCHMARKS.md).
-    static let minimumFloatSplitWork = (sequence: 100_000, short: 150_000)
-    static let minimumInt8SplitWork = (sequence: 150_000, short: 600_000)
-    static let splitSequenceSteps = 16
+    /// before its steps are split across two threads, for float32 and int8 weights: the threads
+    /// meet three times a step, 0.1-0.2 us each when the second core is ours alone and up to
+    /// ~0.7 us when the host keeps it busy, so only steps of ~4 us or more are split
+    /// (measured: BENCHMARKS.md).
+    static let minimumFloatSplitWork = 180_000
+    static let minimumInt8SplitWork = 600_000
 
     /// Runs `body(i)` for `i` in `0..<count` on the calling thread and the runtime's helper
     /// thread (`crnn_parallel_run`), returning when all have finished.

@@ -207,14 +207,14 @@ final class RecurrenceWorkspace: @unchecked Sendable {
 }
 
 extension RecurrentWeights {
-    /// How many threads a call over `tokens` tokens (`steps` steps of `batch` elements) uses:
+    /// How many threads a call over `tokens` tokens of `batch` elements uses:
     /// 2 when the task allows two and either a bidirectional layer's directions each have
     /// enough work to pay for waking a second thread, or a unidirectional layer's steps are
     /// large enough to split (`rowSplit`); otherwise 1. Each thread gets a lane of the workspace.
-    func directionLanes(tokens: Int, steps: Int, batch: Int) -> Int {
+    func directionLanes(tokens: Int, batch: Int) -> Int {
         guard Parallelism.maximumThreads >= 2 else { return 1 }
         if config.numDirections == 1 {
-            return (0..<config.numLayers).contains { rowSplit(layer: $0, steps: steps, batch: batch) != nil } ? 2 : 1
+            return (0..<config.numLayers).contains { rowSplit(layer: $0, batch: batch) != nil } ? 2 : 1
         }
         var work = 0
         for layer in 0..<config.numLayers {
@@ -225,20 +225,18 @@ extension RecurrentWeights {
     }
 
     /// How two threads (when the task allows two) share each step of unidirectional layer
-    /// `layer` in a call of `steps` steps over `batch` rows, or nil when it stays on one: no
+    /// `layer` over `batch` rows, or nil when it stays on one: no
     /// projection, and a recurrent product large enough that halving it saves more than the
     /// threads' meetings cost (three per step, a few hundred nanoseconds each here;
     /// `Parallelism.minimumFloatSplitWork`). Thread 0 takes the product rows up to a multiple
     /// of `PackedFloatMatrix.rowBlock` (128) near the middle and the cell elements up to a
     /// multiple of 32 near the middle; thread 1 the rest. Every value is computed as on one
     /// thread.
-    func rowSplit(layer: Int, steps: Int, batch: Int) -> RowSplit? {
+    func rowSplit(layer: Int, batch: Int) -> RowSplit? {
         // Read per call: the split points and kinds were worked out once (`splitPoints`).
         guard let split = splits[layer] else { return nil }
         let minimum = split.int8 ? Parallelism.minimumInt8SplitWork : Parallelism.minimumFloatSplitWork
-        guard batch * config.gateRows * config.hiddenSize >= (steps >= Parallelism.splitSequenceSteps ? minimum.sequence : minimum.short)
-        else { return nil }
-        return split.rows
+        return batch * config.gateRows * config.hiddenSize >= minimum ? split.rows : nil
     }
 
     /// Where each layer's steps would split across two threads, or nil for layers that never
@@ -396,7 +394,7 @@ extension RecurrentWeights {
 
             if lanes == 2 && directions == 2 {
                 Parallelism.run(2) { direction in runDirection(direction, lane: direction) }
-            } else if lanes == 2, let split = rowSplit(layer: layer, steps: steps, batch: batch), runSplit(split) {
+            } else if lanes == 2, let split = rowSplit(layer: layer, batch: batch), runSplit(split) {
                 // Both threads ran the layer.
             } else {
                 for direction in 0..<directions { runDirection(direction, lane: 0) }

@@ -17,9 +17,9 @@ import Testing
         let h0 = Self.input([4, 3, 48], seed: 13)
         let lengths = [60, 41, 17]
         // Large enough that the second thread is used, small layers stay on one.
-        #expect(Parallelism.$maximumThreads.withValue(2) { gru.core.weights.directionLanes(tokens: 60 * 3, steps: 60, batch: 3) } == 2)
-        #expect(Parallelism.$maximumThreads.withValue(2) { gru.core.weights.directionLanes(tokens: 3, steps: 1, batch: 3) } == 1)
-        #expect(gru.core.weights.directionLanes(tokens: 60 * 3, steps: 60, batch: 3) == 1)
+        #expect(Parallelism.$maximumThreads.withValue(2) { gru.core.weights.directionLanes(tokens: 60 * 3, batch: 3) } == 2)
+        #expect(Parallelism.$maximumThreads.withValue(2) { gru.core.weights.directionLanes(tokens: 3, batch: 3) } == 1)
+        #expect(gru.core.weights.directionLanes(tokens: 60 * 3, batch: 3) == 1)
         let one = try gru(x, h0, lengths: lengths)
         let two = try Parallelism.$maximumThreads.withValue(2) { try gru(x, h0, lengths: lengths) }
         #expect(one.output == two.output)
@@ -30,7 +30,7 @@ import Testing
         var generator = SplitMix64(seed: 21)
         let lstm = try LSTM(inputSize: 16, hiddenSize: 40, numLayers: 2, bidirectional: true, projSize: 24, using: &generator)
         let x = Self.input([2, 50, 4, 16], seed: 22)
-        #expect(Parallelism.$maximumThreads.withValue(2) { lstm.core.weights.directionLanes(tokens: 50 * 4, steps: 50, batch: 4) } == 2)
+        #expect(Parallelism.$maximumThreads.withValue(2) { lstm.core.weights.directionLanes(tokens: 50 * 4, batch: 4) } == 2)
         let one = try lstm(x)
         let two = try Parallelism.$maximumThreads.withValue(2) { try lstm(x) }
         #expect(one.output == two.output)
@@ -150,9 +150,9 @@ import Testing
         for (index, (module, batch, shape)) in modules.enumerated() {
             let weights = module.core.weights, config = module.record.config
             let steps = shape[config.batchFirst ? 1 : 0]
-            #expect(weights.rowSplit(layer: 0, steps: steps, batch: batch) != nil, "module \(index)")
-            #expect(Parallelism.$maximumThreads.withValue(2) { weights.directionLanes(tokens: steps * batch, steps: steps, batch: batch) } == 2)
-            #expect(weights.directionLanes(tokens: steps * batch, steps: steps, batch: batch) == 1)
+            #expect(weights.rowSplit(layer: 0, batch: batch) != nil, "module \(index)")
+            #expect(Parallelism.$maximumThreads.withValue(2) { weights.directionLanes(tokens: steps * batch, batch: batch) } == 2)
+            #expect(weights.directionLanes(tokens: steps * batch, batch: batch) == 1)
             let x = Self.input(shape, seed: UInt64(40 + index))
             let states = [config.numLayers, batch, config.hiddenSize]
             let h0 = Self.input(states, seed: UInt64(50 + index))
