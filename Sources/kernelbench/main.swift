@@ -3,7 +3,7 @@
 // kernels, the int8 one it keeps for affine weights), and the time to stream the same weight
 // bytes once (the machine's floor for a memory-bound product). Not a product of the package:
 // `swift run -c release kernelbench [H ...]`; `kernelbench floor BYTES...` times the read floor
-// of given working-set sizes.
+// of given working-set sizes; `kernelbench cells [H ...]` times the GRU and LSTM cell updates.
 import CRNNKernels
 import Foundation
 import RNNRuntime
@@ -41,6 +41,40 @@ if arguments.first == "floor" {
             time { sink += crnn_stream_read(KernelISA.best.rawValue, base, floats * 4) }
         }
         print("{\"bytes\": \(bytes), \"us_median\": \(t.median), \"us_min\": \(t.min)}" + (sink == 42 ? " " : ""))
+    }
+    exit(0)
+}
+
+// `kernelbench cells [H...]`: nanoseconds per element of the GRU and LSTM cell updates (the
+// element-wise part of a step, after both products), on inputs spread over [-4, 4].
+if arguments.first == "cells" {
+    let sizes = arguments.dropFirst().compactMap { Int($0) }
+    print("cells: \(KernelISA.best), one thread; nanoseconds per element, median / min (PyTorch's AVX-512 sigmoid blocks)")
+    print("| H | GRU | LSTM |")
+    print("|---|---|---|")
+    var generator = SplitMix64(seed: 2)
+    for h in sizes.isEmpty ? [128, 256, 512, 1024] : sizes {
+        let gi = (0..<4 * h).map { _ in Float.random(in: -4...4, using: &generator) }
+        let gh = (0..<4 * h).map { _ in Float.random(in: -4...4, using: &generator) }
+        var state = (0..<h).map { _ in Float.random(in: -1...1, using: &generator) }
+        var out = [Float](repeating: 0, count: h)
+        let (gru, lstm) = gi.withUnsafeBufferPointer { gi in
+            gh.withUnsafeBufferPointer { gh in
+                state.withUnsafeMutableBufferPointer { s in
+                    out.withUnsafeMutableBufferPointer { o in
+                        // Each update reads the previous one's state, as in a recurrence.
+                        (time { CellKernel.gru(gi: gi.baseAddress!, gh: gh.baseAddress!, hPrev: s.baseAddress!,
+                                               hOut: s.baseAddress!, hidden: h, sigmoidBlock: 32) },
+                         time { CellKernel.lstm(gi: gi.baseAddress!, gh: gh.baseAddress!, c: s.baseAddress!,
+                                                hOut: o.baseAddress!, hidden: h, sigmoidBlock: 32) })
+                    }
+                }
+            }
+        }
+        func perElement(_ t: (median: Double, min: Double)) -> String {
+            "\((t.median * 1e5 / Double(h)).rounded() / 100) / \((t.min * 1e5 / Double(h)).rounded() / 100)"
+        }
+        print("| \(h) | \(perElement(gru)) | \(perElement(lstm)) |")
     }
     exit(0)
 }

@@ -27,7 +27,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Batch size (B).")
     var batch: Int = 1
 
-    @Option(help: "Threads the runtime may use (the directions of a bidirectional layer run in parallel).")
+    @Option(help: "Threads the runtime may use (the directions of a bidirectional layer run in parallel; large unidirectional layers share each step).")
     var threads: Int = 1
 
     @Flag(help: "One time step per call through the streaming API.")
