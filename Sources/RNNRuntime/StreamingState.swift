@@ -9,7 +9,8 @@ public struct StreamingState: Sendable, Hashable {
     /// LSTM kinds only.
     public var c: Tensor?
     /// The stream's workspace, kept from one step to the next so that a step allocates only
-    /// its results. Not part of the value: `==` and hashing ignore it, and a step uses it only
+    /// its output (the new state is written over `h` and `c` when no copy shares their
+    /// storage). Not part of the value: `==` and hashing ignore it, and a step uses it only
     /// while this state holds the sole reference (copies of a state never share it at once).
     /// It refers to the prepared weights of the module that stepped the state last.
     var scratch: RecurrenceWorkspace?
