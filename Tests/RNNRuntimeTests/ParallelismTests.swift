@@ -166,6 +166,20 @@ import Testing
         }
     }
 
+    /// Cells large enough to split give their one-thread results on two threads too.
+    @Test func splitCellsAreIdenticalOnTwoThreads() throws {
+        var generator = SplitMix64(seed: 51)
+        let gru = try GRUCell(inputSize: 24, hiddenSize: 300, using: &generator)
+        let lstm = try LSTMCell(inputSize: 24, hiddenSize: 256, using: &generator)
+        for module in [try AnyModule(gru.record), try AnyModule(lstm.record)] {
+            #expect(module.core.weights.rowSplit(layer: 0, batch: 3) != nil)
+            let x = Self.input([3, 24], seed: 52)
+            let one = try module(x)
+            let two = try Parallelism.$maximumThreads.withValue(2) { try module(x) }
+            #expect(one == two)
+        }
+    }
+
     /// Streaming a split layer step by step on two threads gives the one-thread stream.
     @Test func splitStreamingIsIdenticalOnTwoThreads() throws {
         var generator = SplitMix64(seed: 41)
