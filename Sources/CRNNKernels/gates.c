@@ -124,8 +124,9 @@ static inline size_t crnn_cell_vector_end(size_t hidden, size_t block, size_t to
 /* The cells run in two passes over chunks of a row: first every gate's activation into a
  * buffer, then the state update. Each pass is a short loop of independent iterations, so the
  * core overlaps many of them; one loop computing r, z, n and h' per vector left the exp and
- * division latencies exposed (GRU 105 -> 80 cycles per 16 elements, LSTM 191 -> 138, Zen 5).
- * The operations and their order per element are unchanged. */
+ * division latencies exposed. With the Estrin form of tanh's polynomial (above): GRU 102 -> 72
+ * cycles per 16 elements, LSTM 186 -> 125 (AVX-512, Zen 5; BENCHMARKS.md, "Cell update"). The
+ * operations and their order per element are unchanged. */
 #define CRNN_CELL_CHUNK 256
 
 /* y = sigmoid(gh + gi) and y = tanh(gh + gi) over m elements (a multiple of the vector). */
