@@ -121,64 +121,23 @@ static inline size_t crnn_cell_vector_end(size_t hidden, size_t block, size_t to
     return span < to ? span : to;
 }
 
-/* The cells run in two passes over chunks of a row: first every gate's activation into a
- * buffer, then the state update. Each pass is a short loop of independent iterations, so the
- * core overlaps many of them; one loop computing r, z, n and h' per vector left the exp and
- * division latencies exposed. With the Estrin form of tanh's polynomial (above): GRU 102 -> 72
- * cycles per 16 elements, LSTM 186 -> 125 (AVX-512, Zen 5; BENCHMARKS.md, "Cell update"). The
- * operations and their order per element are unchanged. */
+/* Chunk of a row the cells' first pass buffers (cell_template.h). */
 #define CRNN_CELL_CHUNK 256
 
-/* y = sigmoid(gh + gi) and y = tanh(gh + gi) over m elements (a multiple of the vector). */
-CRNN_AVX2 CRNN_INLINE void sigmoid_pass_avx2(const float *gi, const float *gh, float *y, size_t m) {
-    for (size_t j = 0; j < m; j += 8)
-        _mm256_store_ps(y + j, crnn_sigmoid8(_mm256_add_ps(_mm256_loadu_ps(gh + j), _mm256_loadu_ps(gi + j))));
-}
-
-CRNN_AVX2 CRNN_INLINE void tanh_pass_avx2(const float *gi, const float *gh, float *y, size_t m) {
-    for (size_t j = 0; j < m; j += 8)
-        _mm256_store_ps(y + j, crnn_tanh8(_mm256_add_ps(_mm256_loadu_ps(gh + j), _mm256_loadu_ps(gi + j))));
-}
-
-CRNN_AVX2 static void gru_cell_avx2(size_t block, const float *gi, const float *gh, const float *h_prev, float *h_out, size_t hidden,
-                                    size_t from, size_t to) {
-    const size_t span = crnn_cell_vector_end(hidden, block, to);
-    _Alignas(64) float r[CRNN_CELL_CHUNK], z[CRNN_CELL_CHUNK];
-    for (size_t j0 = from; j0 < span; j0 += CRNN_CELL_CHUNK) {
-        const size_t m = span - j0 < CRNN_CELL_CHUNK ? span - j0 : CRNN_CELL_CHUNK;
-        sigmoid_pass_avx2(gi + j0, gh + j0, r, m);
-        sigmoid_pass_avx2(gi + hidden + j0, gh + hidden + j0, z, m);
-        for (size_t j = 0; j < m; j += 8) {
-            const size_t k = j0 + j;
-            const __m256 n = crnn_tanh8(_mm256_add_ps(_mm256_loadu_ps(gi + 2 * hidden + k),
-                                                      _mm256_mul_ps(_mm256_loadu_ps(gh + 2 * hidden + k), _mm256_load_ps(r + j))));
-            _mm256_storeu_ps(h_out + k, _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(h_prev + k), n),
-                                                                    _mm256_load_ps(z + j)), n));
-        }
-    }
-    gru_rows_scalar(gi, gh, h_prev, h_out, hidden, span > from ? span : from, to);
-}
-
-CRNN_AVX2 static void lstm_cell_avx2(size_t block, const float *gi, const float *gh, float *c, float *h_out, size_t hidden,
-                                     size_t from, size_t to) {
-    const size_t span = crnn_cell_vector_end(hidden, block, to);
-    _Alignas(64) float ig[CRNN_CELL_CHUNK], fg[CRNN_CELL_CHUNK], gg[CRNN_CELL_CHUNK], og[CRNN_CELL_CHUNK];
-    for (size_t j0 = from; j0 < span; j0 += CRNN_CELL_CHUNK) {
-        const size_t m = span - j0 < CRNN_CELL_CHUNK ? span - j0 : CRNN_CELL_CHUNK;
-        sigmoid_pass_avx2(gi + j0, gh + j0, ig, m);
-        sigmoid_pass_avx2(gi + hidden + j0, gh + hidden + j0, fg, m);
-        tanh_pass_avx2(gi + 2 * hidden + j0, gh + 2 * hidden + j0, gg, m);
-        sigmoid_pass_avx2(gi + 3 * hidden + j0, gh + 3 * hidden + j0, og, m);
-        for (size_t j = 0; j < m; j += 8) {
-            const size_t k = j0 + j;
-            const __m256 cn = _mm256_add_ps(_mm256_mul_ps(_mm256_load_ps(fg + j), _mm256_loadu_ps(c + k)),
-                                            _mm256_mul_ps(_mm256_load_ps(ig + j), _mm256_load_ps(gg + j)));
-            _mm256_storeu_ps(c + k, cn);
-            _mm256_storeu_ps(h_out + k, _mm256_mul_ps(_mm256_load_ps(og + j), crnn_tanh8(cn)));
-        }
-    }
-    lstm_rows_scalar(gi, gh, c, h_out, hidden, span > from ? span : from, to);
-}
+#define CELL_TARGET CRNN_AVX2
+#define CELL_NAME(name) name##_avx2
+#define CELL_W 8
+#define CELL_V __m256
+#define CELL_LOADU _mm256_loadu_ps
+#define CELL_LOADA _mm256_load_ps
+#define CELL_STOREU _mm256_storeu_ps
+#define CELL_STOREA _mm256_store_ps
+#define CELL_ADD _mm256_add_ps
+#define CELL_SUB _mm256_sub_ps
+#define CELL_MUL _mm256_mul_ps
+#define CELL_SIGMOID crnn_sigmoid8
+#define CELL_TANH crnn_tanh8
+#include "cell_template.h"
 
 CRNN_AVX2 static void map_avx2(int which, size_t block, const float *x, float *y, size_t n) {
     const size_t span = which ? n / 8 * 8 : crnn_vector_span(n, block);
@@ -253,57 +212,20 @@ CRNN_AVX512 CRNN_INLINE __m512 crnn_tanh16(__m512 x) {
     return _mm512_mask_mov_ps(signed_t, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x);
 }
 
-CRNN_AVX512 CRNN_INLINE void sigmoid_pass_avx512(const float *gi, const float *gh, float *y, size_t m) {
-    for (size_t j = 0; j < m; j += 16)
-        _mm512_store_ps(y + j, crnn_sigmoid16(_mm512_add_ps(_mm512_loadu_ps(gh + j), _mm512_loadu_ps(gi + j))));
-}
-
-CRNN_AVX512 CRNN_INLINE void tanh_pass_avx512(const float *gi, const float *gh, float *y, size_t m) {
-    for (size_t j = 0; j < m; j += 16)
-        _mm512_store_ps(y + j, crnn_tanh16(_mm512_add_ps(_mm512_loadu_ps(gh + j), _mm512_loadu_ps(gi + j))));
-}
-
-CRNN_AVX512 static void gru_cell_avx512(size_t block, const float *gi, const float *gh, const float *h_prev,
-                                        float *h_out, size_t hidden,
-                                        size_t from, size_t to) {
-    const size_t span = crnn_cell_vector_end(hidden, block, to);
-    _Alignas(64) float r[CRNN_CELL_CHUNK], z[CRNN_CELL_CHUNK];
-    for (size_t j0 = from; j0 < span; j0 += CRNN_CELL_CHUNK) {
-        const size_t m = span - j0 < CRNN_CELL_CHUNK ? span - j0 : CRNN_CELL_CHUNK;
-        sigmoid_pass_avx512(gi + j0, gh + j0, r, m);
-        sigmoid_pass_avx512(gi + hidden + j0, gh + hidden + j0, z, m);
-        for (size_t j = 0; j < m; j += 16) {
-            const size_t k = j0 + j;
-            const __m512 n = crnn_tanh16(_mm512_add_ps(_mm512_loadu_ps(gi + 2 * hidden + k),
-                                                       _mm512_mul_ps(_mm512_loadu_ps(gh + 2 * hidden + k), _mm512_load_ps(r + j))));
-            _mm512_storeu_ps(h_out + k, _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(h_prev + k), n),
-                                                                    _mm512_load_ps(z + j)), n));
-        }
-    }
-    gru_rows_scalar(gi, gh, h_prev, h_out, hidden, span > from ? span : from, to);
-}
-
-CRNN_AVX512 static void lstm_cell_avx512(size_t block, const float *gi, const float *gh, float *c, float *h_out,
-                                         size_t hidden,
-                                         size_t from, size_t to) {
-    const size_t span = crnn_cell_vector_end(hidden, block, to);
-    _Alignas(64) float ig[CRNN_CELL_CHUNK], fg[CRNN_CELL_CHUNK], gg[CRNN_CELL_CHUNK], og[CRNN_CELL_CHUNK];
-    for (size_t j0 = from; j0 < span; j0 += CRNN_CELL_CHUNK) {
-        const size_t m = span - j0 < CRNN_CELL_CHUNK ? span - j0 : CRNN_CELL_CHUNK;
-        sigmoid_pass_avx512(gi + j0, gh + j0, ig, m);
-        sigmoid_pass_avx512(gi + hidden + j0, gh + hidden + j0, fg, m);
-        tanh_pass_avx512(gi + 2 * hidden + j0, gh + 2 * hidden + j0, gg, m);
-        sigmoid_pass_avx512(gi + 3 * hidden + j0, gh + 3 * hidden + j0, og, m);
-        for (size_t j = 0; j < m; j += 16) {
-            const size_t k = j0 + j;
-            const __m512 cn = _mm512_add_ps(_mm512_mul_ps(_mm512_load_ps(fg + j), _mm512_loadu_ps(c + k)),
-                                            _mm512_mul_ps(_mm512_load_ps(ig + j), _mm512_load_ps(gg + j)));
-            _mm512_storeu_ps(c + k, cn);
-            _mm512_storeu_ps(h_out + k, _mm512_mul_ps(_mm512_load_ps(og + j), crnn_tanh16(cn)));
-        }
-    }
-    lstm_rows_scalar(gi, gh, c, h_out, hidden, span > from ? span : from, to);
-}
+#define CELL_TARGET CRNN_AVX512
+#define CELL_NAME(name) name##_avx512
+#define CELL_W 16
+#define CELL_V __m512
+#define CELL_LOADU _mm512_loadu_ps
+#define CELL_LOADA _mm512_load_ps
+#define CELL_STOREU _mm512_storeu_ps
+#define CELL_STOREA _mm512_store_ps
+#define CELL_ADD _mm512_add_ps
+#define CELL_SUB _mm512_sub_ps
+#define CELL_MUL _mm512_mul_ps
+#define CELL_SIGMOID crnn_sigmoid16
+#define CELL_TANH crnn_tanh16
+#include "cell_template.h"
 
 CRNN_AVX512 static void map_avx512(int which, size_t block, const float *x, float *y, size_t n) {
     const size_t span = which ? n / 16 * 16 : crnn_vector_span(n, block) / 16 * 16;
