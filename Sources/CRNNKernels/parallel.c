@@ -15,15 +15,17 @@
 #include <time.h>
 
 #define CRNN_SPIN_NS 200000 /* how long the helper looks for the next job before it sleeps */
+#define CRNN_RECENT_NS 50000 /* pairs closer than this wake a sleeping helper */
 
 static atomic_uint_fast64_t ticket;
 static atomic_size_t done;
 static atomic_int busy;
 static atomic_int sleeping;
+static _Atomic uint64_t last_pair_ns; /* when crnn_parallel_pair last published a job */
 static crnn_task_fn job_fn;
 static void *job_context;
 static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t wake_helper = PTHREAD_COND_INITIALIZER;
 static pthread_once_t started = PTHREAD_ONCE_INIT;
 static int helper_ok;
 
@@ -70,7 +72,7 @@ static void *helper_main(void *unused) {
         if (claimable(atomic_load(&ticket))) continue;
         pthread_mutex_lock(&mutex);
         atomic_store(&sleeping, 1);
-        while (!claimable(atomic_load(&ticket))) pthread_cond_wait(&wake, &mutex);
+        while (!claimable(atomic_load(&ticket))) pthread_cond_wait(&wake_helper, &mutex);
         atomic_store(&sleeping, 0);
         pthread_mutex_unlock(&mutex);
     }
@@ -102,7 +104,7 @@ void crnn_parallel_run(crnn_task_fn fn, void *context, size_t count) {
     atomic_store(&ticket, t);
     if (atomic_load(&sleeping)) {
         pthread_mutex_lock(&mutex);
-        pthread_cond_signal(&wake);
+        pthread_cond_signal(&wake_helper);
         pthread_mutex_unlock(&mutex);
     }
     run_claims(t);
@@ -110,10 +112,13 @@ void crnn_parallel_run(crnn_task_fn fn, void *context, size_t count) {
     atomic_store(&busy, 0);
 }
 
-int crnn_parallel_pair(crnn_task_fn fn, void *context, uint32_t wait_us) {
+int crnn_parallel_pair(crnn_task_fn fn, void *context, int wake) {
     pthread_once(&started, start_helper);
     int expected = 0;
-    if (!helper_ok || !atomic_compare_exchange_strong(&busy, &expected, 1)) return 0;
+    if (!helper_ok || !atomic_compare_exchange_strong(&busy, &expected, 1)) {
+        fn(context, 0);
+        return 0;
+    }
     job_fn = fn;
     job_context = context;
     atomic_store(&done, 0);
@@ -121,28 +126,27 @@ int crnn_parallel_pair(crnn_task_fn fn, void *context, uint32_t wait_us) {
     const uint64_t generation = ((atomic_load(&ticket) >> 32) + 1) & 0xFFFFFFFFu;
     const uint64_t t = generation << 32 | (uint64_t)2 << 16 | 1;
     atomic_store(&ticket, t);
-    if (atomic_load(&sleeping)) {
+    /* A sleeping helper is woken for long jobs, and for short ones that follow each other
+     * closely (the last pair less than 50 us ago: calls resumed after a pause longer than the
+     * helper's spin). Short jobs with gaps between them (a stream fed in real time) do not pay
+     * the wake-up, which costs the caller a system call and would rarely bring the helper in
+     * time; with gaps under the helper's 200 us spin it is awake anyway. */
+    const uint64_t now = now_ns();
+    const int recent = now - atomic_exchange(&last_pair_ns, now) < CRNN_RECENT_NS;
+    if ((wake || recent) && atomic_load(&sleeping)) {
         pthread_mutex_lock(&mutex);
-        pthread_cond_signal(&wake);
+        pthread_cond_signal(&wake_helper);
         pthread_mutex_unlock(&mutex);
     }
-    const uint64_t deadline = now_ns() + (uint64_t)wait_us * 1000u;
-    for (;;) {
-        uint64_t current = atomic_load(&ticket);
-        if (!claimable(current)) break; /* the helper took index 1 */
-        if (now_ns() > deadline) {
-            /* Take index 1 back so that the helper can never start it, and report failure. */
-            if (atomic_compare_exchange_strong(&ticket, &current, current + 1)) {
-                atomic_store(&busy, 0);
-                return 0;
-            }
-            break;
-        }
-        crnn_relax();
-    }
     fn(context, 0);
-    atomic_fetch_add(&done, 1);
-    while (atomic_load(&done) < 2) crnn_relax();
+    /* Done alone: take index 1 back unless the helper has started it, then it must finish
+     * before the job's context may go. */
+    uint64_t current = t;
+    if (atomic_compare_exchange_strong(&ticket, &current, t + 1)) {
+        atomic_store(&busy, 0);
+        return 0;
+    }
+    while (atomic_load(&done) < 1) crnn_relax();
     atomic_store(&busy, 0);
     return 1;
 }
@@ -178,6 +182,8 @@ int crnn_phase_claim(crnn_phases *phases, uint64_t phase, int self) {
 
 void crnn_phase_done(crnn_phases *phases, uint64_t phase) { atomic_fetch_add(phase_slot(phases, phase), 1); }
 
+void crnn_phase_join(crnn_phases *phases) { atomic_store((_Atomic uint32_t *)&phases->joined, 1); }
+
 int crnn_phase_wait(crnn_phases *phases, uint64_t phase, int self) {
     _Atomic uint64_t *slot = phase_slot(phases, phase);
     const int other = 1 - self;
@@ -185,13 +191,18 @@ int crnn_phase_wait(crnn_phases *phases, uint64_t phase, int self) {
     for (unsigned spins = 0;; ++spins) {
         const uint64_t v = atomic_load(slot);
         if ((v >> 4) != phase || (v & 3) == 2) return -1;
+        const int free = !(v & (uint64_t)1 << (2 + other));
+        /* Thread 0 runs from the start; thread 1 may come late or never (the helper was busy or
+         * asleep), and until it has joined its halves are thread 0's. */
+        if (free && self == 0 && !atomic_load((_Atomic uint32_t *)&phases->joined) && phase_take(slot, phase, other))
+            return other;
         if ((spins & 63) != 63) {
             crnn_relax();
             continue;
         }
         const uint64_t now = now_ns();
         if (start == 0) start = now;
-        if (!(v & (uint64_t)1 << (2 + other)) && now - start > CRNN_STEAL_NS && phase_take(slot, phase, other)) return other;
+        if (free && now - start > CRNN_STEAL_NS && phase_take(slot, phase, other)) return other;
         if (now - start > CRNN_YIELD_NS) sched_yield();
     }
 }
@@ -202,12 +213,13 @@ void crnn_parallel_run(crnn_task_fn fn, void *context, size_t count) {
     for (size_t i = 0; i < count; ++i) fn(context, i);
 }
 
-int crnn_parallel_pair(crnn_task_fn fn, void *context, uint32_t wait_us) {
-    (void)fn;
-    (void)context;
-    (void)wait_us;
+int crnn_parallel_pair(crnn_task_fn fn, void *context, int wake) {
+    (void)wake;
+    fn(context, 0);
     return 0;
 }
+
+void crnn_phase_join(crnn_phases *phases) { phases->joined = 1; }
 
 int crnn_phase_claim(crnn_phases *phases, uint64_t phase, int self) {
     /* Without threads the one caller claims its half, then takes the other from the wait. */

@@ -43,18 +43,20 @@ public enum Parallelism {
         }
     }
 
-    /// Runs `body(0)` on the calling thread and `body(1)` on the helper thread at the same time,
-    /// for work in which each waits for the other (`SharedPhases`), and returns true when both
-    /// have finished. Returns false, having run nothing, when the helper has not started within
-    /// `waitMicroseconds` (asleep, or serving another caller): the caller then works alone.
-    static func pair(waitMicroseconds: UInt32, _ body: (Int) -> Void) -> Bool {
+    /// Runs `body(0)` on the calling thread and, if the helper thread is free and starts before
+    /// the caller is done, `body(1)` on the helper at the same time (`crnn_parallel_pair`);
+    /// returns once both have finished. The work must be shared through `SharedPhases` so that
+    /// `body(0)` alone completes it. `wakeHelper`: wake a sleeping helper, worth its 20-50 us
+    /// start only for long jobs (a helper still looking for work after its last job joins
+    /// within a microsecond either way).
+    static func pair(wakeHelper: Bool, _ body: (Int) -> Void) {
         withoutActuallyEscaping(body) { body in
             var job = body
-            return withUnsafeMutablePointer(to: &job) { pointer in
-                crnn_parallel_pair({ context, index in
+            withUnsafeMutablePointer(to: &job) { pointer in
+                _ = crnn_parallel_pair({ context, index in
                     guard let context else { return }
                     context.assumingMemoryBound(to: ((Int) -> Void).self).pointee(index)
-                }, pointer, waitMicroseconds) == 1
+                }, pointer, wakeHelper ? 1 : 0)
             }
         }
     }
@@ -63,8 +65,9 @@ public enum Parallelism {
 /// The phases the two threads of `Parallelism.pair` go through together (`crnn_phases`): each
 /// phase has two halves that may run at the same time and needs the previous phase finished.
 /// A thread runs its own half and takes over the other's when it stays unclaimed for a few
-/// microseconds, so a thread that falls behind (descheduled) finds its work done and catches up
-/// instead of stalling the other.
+/// microseconds (thread 0 at once while thread 1 has not joined), so a thread that falls behind
+/// (descheduled, or started late) finds its work done and catches up instead of stalling the
+/// other.
 /// A class over C memory so both threads share one; `@unchecked Sendable` because every
 /// access goes through `crnn_phase_*`'s atomics.
 final class SharedPhases: @unchecked Sendable {
@@ -81,6 +84,9 @@ final class SharedPhases: @unchecked Sendable {
 
     /// Starts a new sequence of phases numbered from 1; only while no thread uses them.
     func reset() { phases.pointee = crnn_phases() }
+
+    /// Thread 1 says it has started: until then thread 0 takes its halves at once.
+    func join() { crnn_phase_join(phases) }
 
     /// Runs `body(half)` for `thread`'s own half of `phase` (unless the other thread took it
     /// over) and for the other half if it takes that over, then returns once both are finished.

@@ -386,16 +386,16 @@ extension RecurrentWeights {
                 }
             }
 
-            /// Runs the layer on both threads, or returns false having run nothing.
-            func runSplit(_ split: RowSplit) -> Bool {
-                ws.phases.reset()
-                return Parallelism.pair(waitMicroseconds: 100) { thread in runDirection(0, lane: 0, thread: thread, split: split) }
-            }
-
             if lanes == 2 && directions == 2 {
                 Parallelism.run(2) { direction in runDirection(direction, lane: direction) }
-            } else if lanes == 2, let split = rowSplit(layer: layer, batch: batch), runSplit(split) {
-                // Both threads ran the layer.
+            } else if lanes == 2, let split = rowSplit(layer: layer, batch: batch) {
+                // The helper joins if it can; the calling thread alone completes the layer otherwise.
+                // A one-step call (streaming) does not wait for a sleeping helper to wake.
+                ws.phases.reset()
+                Parallelism.pair(wakeHelper: steps > 1) { thread in
+                    if thread == 1 { ws.phases.join() }
+                    runDirection(0, lane: 0, thread: thread, split: split)
+                }
             } else {
                 for direction in 0..<directions { runDirection(direction, lane: 0) }
             }

@@ -191,24 +191,31 @@ float crnn_stream_read(int isa, const void *data, size_t bytes);
 typedef void (*crnn_task_fn)(void *context, size_t index);
 void crnn_parallel_run(crnn_task_fn fn, void *context, size_t count);
 
-/* Runs fn(context, 0) on the calling thread and fn(context, 1) on the helper thread at the same
- * time, for work shared through crnn_phases, and returns 1 when both have finished. Returns 0
- * without running anything when the helper has not started index 1 within `wait_us`
- * microseconds (it is asleep, or busy with another caller's job); the caller then does the
- * work alone. Work that waits for the other index must only be run through this. */
-int crnn_parallel_pair(crnn_task_fn fn, void *context, uint32_t wait_us);
+/* Runs fn(context, 0) on the calling thread and, if the helper thread is free and starts before
+ * the caller is done, fn(context, 1) on the helper at the same time; returns once both have
+ * finished, 1 if the helper ran index 1 and 0 if it did not (it never starts afterwards). The
+ * work must be shared through crnn_phases so that index 0 alone completes it. `wake`: wake a
+ * sleeping helper (worth its ~20-50 us start only for long jobs; short jobs wake it only when
+ * they follow each other closely, and a helper still looking for work after its last job joins
+ * within a microsecond either way). */
+int crnn_parallel_pair(crnn_task_fn fn, void *context, int wake);
 
 /* How the two threads of crnn_parallel_pair share a sequence of phases, each made of two
  * halves that may run at the same time, where a phase needs the previous one finished. Both
  * threads go through the phases in order (numbered 1, 2, ...): each claims its own half
  * (crnn_phase_claim: half `self`), runs it if it got it and marks it (crnn_phase_done), then
  * waits (crnn_phase_wait). A half the other thread has not claimed after ~4 us is taken over by
- * the waiting thread, so a thread that falls behind (descheduled) finds its halves done and
- * catches up without work; the pair waits for a late thread only while it holds a half. Zero
- * the struct before the pair starts. */
+ * the waiting thread (at once while thread 1 has not joined), so a thread that falls behind
+ * (descheduled, or started late) finds its halves done and catches up without work; the pair
+ * waits for a late thread only while it holds a half. Zero the struct before the pair starts. */
 typedef struct {
     uint64_t slot[2];
+    uint32_t joined;
 } crnn_phases;
+
+/* Thread 1 calls this when it starts. Until then thread 0 takes over thread 1's halves at
+ * once instead of after the grace period. */
+void crnn_phase_join(crnn_phases *phases);
 
 /* 1 when this thread (`self`, 0 or 1) got its own half of `phase`, 0 when the other took it. */
 int crnn_phase_claim(crnn_phases *phases, uint64_t phase, int self);
