@@ -21,7 +21,7 @@ static atomic_uint_fast64_t ticket;
 static atomic_size_t done;
 static atomic_int busy;
 static atomic_int sleeping;
-static _Atomic uint64_t last_pair_ns; /* when crnn_parallel_pair last published a job */
+static _Atomic uint64_t last_pair_end_ns; /* when the last crnn_parallel_pair job ended */
 static crnn_task_fn job_fn;
 static void *job_context;
 static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
@@ -112,7 +112,7 @@ void crnn_parallel_run(crnn_task_fn fn, void *context, size_t count) {
     atomic_store(&busy, 0);
 }
 
-int crnn_parallel_pair(crnn_task_fn fn, void *context, int wake) {
+int crnn_parallel_pair(crnn_task_fn fn, void *context, int wake, crnn_phases *phases) {
     pthread_once(&started, start_helper);
     int expected = 0;
     if (!helper_ok || !atomic_compare_exchange_strong(&busy, &expected, 1)) {
@@ -127,28 +127,31 @@ int crnn_parallel_pair(crnn_task_fn fn, void *context, int wake) {
     const uint64_t t = generation << 32 | (uint64_t)2 << 16 | 1;
     atomic_store(&ticket, t);
     /* A sleeping helper is woken for long jobs, and for short ones that follow each other
-     * closely (the last pair less than 50 us ago: calls resumed after a pause longer than the
-     * helper's spin). Short jobs with gaps between them (a stream fed in real time) do not pay
-     * the wake-up, which costs the caller a system call and would rarely bring the helper in
-     * time; with gaps under the helper's 200 us spin it is awake anyway. */
-    const uint64_t now = now_ns();
-    const int recent = now - atomic_exchange(&last_pair_ns, now) < CRNN_RECENT_NS;
-    if ((wake || recent) && atomic_load(&sleeping)) {
+     * closely (the last pair ended less than 50 us ago: calls resumed after a pause longer than
+     * the helper's spin). Short jobs with gaps between them (a stream fed in real time) do not
+     * pay the wake-up, which costs the caller a system call and would rarely bring the helper
+     * in time; with gaps under the helper's 200 us spin it is awake anyway. */
+    const int recent = now_ns() - atomic_load(&last_pair_end_ns) < CRNN_RECENT_NS;
+    const int asleep = atomic_load(&sleeping);
+    if ((wake || recent) && asleep) {
         pthread_mutex_lock(&mutex);
         pthread_cond_signal(&wake_helper);
         pthread_mutex_unlock(&mutex);
     }
+    /* A helper that is looking for work starts within a microsecond or two: thread 0 gives it
+     * that long before taking its halves (crnn_phase_wait). */
+    atomic_store((_Atomic uint32_t *)&phases->coming, !asleep);
     fn(context, 0);
     /* Done alone: take index 1 back unless the helper has started it, then it must finish
      * before the job's context may go. */
     uint64_t current = t;
-    if (atomic_compare_exchange_strong(&ticket, &current, t + 1)) {
-        atomic_store(&busy, 0);
-        return 0;
+    const int helped = !atomic_compare_exchange_strong(&ticket, &current, t + 1);
+    if (helped) {
+        while (atomic_load(&done) < 1) crnn_relax();
     }
-    while (atomic_load(&done) < 1) crnn_relax();
+    atomic_store(&last_pair_end_ns, now_ns());
     atomic_store(&busy, 0);
-    return 1;
+    return helped;
 }
 
 /* A phase slot: phase number << 4 | claimed halves (bits 2-3) | finished halves (bits 0-1).
@@ -159,6 +162,7 @@ static inline _Atomic uint64_t *phase_slot(crnn_phases *phases, uint64_t phase) 
 }
 
 #define CRNN_STEAL_NS 4000  /* a half left unclaimed this long is taken over */
+#define CRNN_JOIN_NS 3000   /* how long thread 0 waits for a helper on its way to join */
 #define CRNN_YIELD_NS 20000 /* waiting longer than this gives the processor up */
 
 /* Claims `half` of `phase` in its slot; first resets the slot if it still holds an older phase. */
@@ -193,10 +197,13 @@ int crnn_phase_wait(crnn_phases *phases, uint64_t phase, int self) {
         if ((v >> 4) != phase || (v & 3) == 2) return -1;
         const int free = !(v & (uint64_t)1 << (2 + other));
         /* Thread 0 runs from the start; thread 1 may come late or never (the helper was busy or
-         * asleep), and until it has joined its halves are thread 0's. */
-        if (free && self == 0 && !atomic_load((_Atomic uint32_t *)&phases->joined) && phase_take(slot, phase, other))
+         * asleep), and until it has joined its halves are thread 0's, after a short grace when
+         * it is on its way. */
+        if (free && self == 0 && !atomic_load((_Atomic uint32_t *)&phases->joined)
+            && (!atomic_load((_Atomic uint32_t *)&phases->coming) || (start && now_ns() - start > CRNN_JOIN_NS))
+            && phase_take(slot, phase, other))
             return other;
-        if ((spins & 63) != 63) {
+        if ((spins & 63) != 63 && start) {
             crnn_relax();
             continue;
         }
@@ -213,8 +220,9 @@ void crnn_parallel_run(crnn_task_fn fn, void *context, size_t count) {
     for (size_t i = 0; i < count; ++i) fn(context, i);
 }
 
-int crnn_parallel_pair(crnn_task_fn fn, void *context, int wake) {
+int crnn_parallel_pair(crnn_task_fn fn, void *context, int wake, crnn_phases *phases) {
     (void)wake;
+    phases->coming = 0;
     fn(context, 0);
     return 0;
 }

@@ -42,34 +42,18 @@ public enum Parallelism {
             }
         }
     }
-
-    /// Runs `body(0)` on the calling thread and, if the helper thread is free and starts before
-    /// the caller is done, `body(1)` on the helper at the same time (`crnn_parallel_pair`);
-    /// returns once both have finished. The work must be shared through `SharedPhases` so that
-    /// `body(0)` alone completes it. `wakeHelper`: wake a sleeping helper, worth its 20-50 us
-    /// start only for long jobs (a helper still looking for work after its last job joins
-    /// within a microsecond either way).
-    static func pair(wakeHelper: Bool, _ body: (Int) -> Void) {
-        withoutActuallyEscaping(body) { body in
-            var job = body
-            withUnsafeMutablePointer(to: &job) { pointer in
-                _ = crnn_parallel_pair({ context, index in
-                    guard let context else { return }
-                    context.assumingMemoryBound(to: ((Int) -> Void).self).pointee(index)
-                }, pointer, wakeHelper ? 1 : 0)
-            }
-        }
-    }
 }
 
-/// The phases the two threads of `Parallelism.pair` go through together (`crnn_phases`): each
-/// phase has two halves that may run at the same time and needs the previous phase finished.
-/// A thread runs its own half and takes over the other's when it stays unclaimed for a few
-/// microseconds (thread 0 at once while thread 1 has not joined), so a thread that falls behind
-/// (descheduled, or started late) finds its work done and catches up instead of stalling the
-/// other.
-/// A class over C memory so both threads share one; `@unchecked Sendable` because every
-/// access goes through `crnn_phase_*`'s atomics.
+/// Work the calling thread and the runtime's helper thread share (`crnn_parallel_pair`,
+/// `crnn_phases`): a sequence of phases the two go through together. Each phase has two halves
+/// that may run at the same time and needs the previous phase finished. A thread runs its own
+/// half and takes over the other's when it stays unclaimed for a few microseconds (thread 0
+/// sooner while thread 1 has not joined, at once when the helper is not coming), so a thread
+/// that falls behind (descheduled, or started late) finds its work done and catches up instead
+/// of stalling the other, and the caller alone completes the work when the helper never comes.
+///
+/// A class over C memory so both threads share one; `@unchecked Sendable` because, while a run
+/// lasts, every access goes through `crnn_phase_*`'s atomics.
 final class SharedPhases: @unchecked Sendable {
     private let phases: UnsafeMutablePointer<crnn_phases>
 
@@ -82,11 +66,28 @@ final class SharedPhases: @unchecked Sendable {
 
     deinit { UnsafeMutableRawPointer(phases).deallocate() }
 
-    /// Starts a new sequence of phases numbered from 1; only while no thread uses them.
-    func reset() { phases.pointee = crnn_phases() }
-
-    /// Thread 1 says it has started: until then thread 0 takes its halves at once.
-    func join() { crnn_phase_join(phases) }
+    /// Runs `body(0)` on the calling thread and, if the helper thread is free and starts before
+    /// the caller is done, `body(1)` on the helper at the same time; returns once both have
+    /// finished. The bodies share their work through `share`, so that `body(0)` alone completes
+    /// it. Phases are numbered from 1 in each run. `wakeHelper`: wake a sleeping helper, worth
+    /// its 20-50 us start only for long jobs (one still looking for work after its last job
+    /// joins within a microsecond or two either way).
+    func run(wakeHelper: Bool, _ body: (Int) -> Void) {
+        phases.pointee = crnn_phases()
+        let phases = self.phases
+        withoutActuallyEscaping(body) { body in
+            var job: (Int) -> Void = { thread in
+                if thread == 1 { crnn_phase_join(phases) }
+                body(thread)
+            }
+            withUnsafeMutablePointer(to: &job) { pointer in
+                _ = crnn_parallel_pair({ context, index in
+                    guard let context else { return }
+                    context.assumingMemoryBound(to: ((Int) -> Void).self).pointee(index)
+                }, pointer, wakeHelper ? 1 : 0, phases)
+            }
+        }
+    }
 
     /// Runs `body(half)` for `thread`'s own half of `phase` (unless the other thread took it
     /// over) and for the other half if it takes that over, then returns once both are finished.

@@ -130,7 +130,7 @@ struct LayerSplit: Sendable {
 /// `@unchecked Sendable` because one call at a time uses it: a call either makes its own or
 /// takes a stream's after checking that it holds the only reference; the two directions of a
 /// bidirectional layer use disjoint lanes of it (`Parallelism.run`), the two threads of a split
-/// layer disjoint parts of one lane and their own `LinearWorkspace`s (`Parallelism.pair`).
+/// layer disjoint parts of one lane and their own `LinearWorkspace`s (`SharedPhases.run`).
 final class RecurrenceWorkspace: @unchecked Sendable {
     let layerWidth: Int
     let gateWidth: Int
@@ -391,11 +391,7 @@ extension RecurrentWeights {
             } else if lanes == 2, let split = rowSplit(layer: layer, batch: batch) {
                 // The helper joins if it can; the calling thread alone completes the layer otherwise.
                 // A one-step call (streaming) does not wait for a sleeping helper to wake.
-                ws.phases.reset()
-                Parallelism.pair(wakeHelper: steps > 1) { thread in
-                    if thread == 1 { ws.phases.join() }
-                    runDirection(0, lane: 0, thread: thread, split: split)
-                }
+                ws.phases.run(wakeHelper: steps > 1) { thread in runDirection(0, lane: 0, thread: thread, split: split) }
             } else {
                 for direction in 0..<directions { runDirection(direction, lane: 0) }
             }

@@ -108,11 +108,8 @@ import Testing
                     var helped = false, ok = true
                     for round in 0..<50 {
                         let count = 200, record = Record(phases: count), phases = SharedPhases()
-                        Parallelism.pair(wakeHelper: true) { thread in
-                            if thread == 1 {
-                                record.helperRan.store(true, ordering: .relaxed)
-                                phases.join()
-                            }
+                        phases.run(wakeHelper: true) { thread in
+                            if thread == 1 { record.helperRan.store(true, ordering: .relaxed) }
                             // Every third round one thread is late: the other does its halves.
                             if round % 3 == 0 { usleep(thread == round % 2 ? 300 : 0) }
                             for phase in 1...count {

@@ -191,31 +191,34 @@ float crnn_stream_read(int isa, const void *data, size_t bytes);
 typedef void (*crnn_task_fn)(void *context, size_t index);
 void crnn_parallel_run(crnn_task_fn fn, void *context, size_t count);
 
+/* How the two threads of crnn_parallel_pair share a sequence of phases, each made of two
+ * halves that may run at the same time, where a phase needs the previous one finished. Both
+ * threads go through the phases in order (numbered 1, 2, ...): each claims its own half
+ * (crnn_phase_claim: half `self`), runs it if it got it and marks it (crnn_phase_done), then
+ * waits (crnn_phase_wait). A half the other thread has not claimed after ~4 us is taken over by
+ * the waiting thread; before thread 1 has joined, thread 0 takes its halves at once, or after
+ * 3 us when the helper is on its way (`coming`, set by crnn_parallel_pair). So a thread that
+ * falls behind (descheduled, or started late) finds its halves done and catches up without
+ * work, and the pair waits for a late thread only while it holds a half. Zero the struct before
+ * the pair starts. */
+typedef struct crnn_phases {
+    uint64_t slot[2];
+    uint32_t joined;
+    uint32_t coming;
+} crnn_phases;
+
+/* Thread 1 calls this when it starts. */
+void crnn_phase_join(crnn_phases *phases);
+
 /* Runs fn(context, 0) on the calling thread and, if the helper thread is free and starts before
  * the caller is done, fn(context, 1) on the helper at the same time; returns once both have
  * finished, 1 if the helper ran index 1 and 0 if it did not (it never starts afterwards). The
  * work must be shared through crnn_phases so that index 0 alone completes it. `wake`: wake a
  * sleeping helper (worth its ~20-50 us start only for long jobs; short jobs wake it only when
  * they follow each other closely, and a helper still looking for work after its last job joins
- * within a microsecond either way). */
-int crnn_parallel_pair(crnn_task_fn fn, void *context, int wake);
-
-/* How the two threads of crnn_parallel_pair share a sequence of phases, each made of two
- * halves that may run at the same time, where a phase needs the previous one finished. Both
- * threads go through the phases in order (numbered 1, 2, ...): each claims its own half
- * (crnn_phase_claim: half `self`), runs it if it got it and marks it (crnn_phase_done), then
- * waits (crnn_phase_wait). A half the other thread has not claimed after ~4 us is taken over by
- * the waiting thread (at once while thread 1 has not joined), so a thread that falls behind
- * (descheduled, or started late) finds its halves done and catches up without work; the pair
- * waits for a late thread only while it holds a half. Zero the struct before the pair starts. */
-typedef struct {
-    uint64_t slot[2];
-    uint32_t joined;
-} crnn_phases;
-
-/* Thread 1 calls this when it starts. Until then thread 0 takes over thread 1's halves at
- * once instead of after the grace period. */
-void crnn_phase_join(crnn_phases *phases);
+ * within a microsecond either way). `phases`: the job's, told whether the helper is on its way
+ * (zeroed by the caller before). */
+int crnn_parallel_pair(crnn_task_fn fn, void *context, int wake, struct crnn_phases *phases);
 
 /* 1 when this thread (`self`, 0 or 1) got its own half of `phase`, 0 when the other took it. */
 int crnn_phase_claim(crnn_phases *phases, uint64_t phase, int self);
