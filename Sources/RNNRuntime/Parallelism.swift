@@ -3,9 +3,10 @@ import CRNNKernels
 /// How many threads one module call may use.
 ///
 /// Calls run on the calling thread unless this is raised. With 2 or more, the two directions of
-/// a bidirectional layer run in parallel when each has enough work to pay for the hand-off
-/// (small layers stay on one thread, so raising it never makes them slower). The value is
-/// scoped to the current task and the synchronous code it runs:
+/// a bidirectional layer run in parallel when each has enough work to pay for the hand-off, and
+/// a large unidirectional layer shares each step between two threads (`SharedPhases`); small
+/// layers stay on one thread, so raising it never makes them slower. Results do not depend on
+/// it. The value is scoped to the current task and the synchronous code it runs:
 ///
 ///     let result = try Parallelism.$maximumThreads.withValue(2) { try gru(input) }
 public enum Parallelism {
