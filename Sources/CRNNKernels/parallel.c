@@ -88,44 +88,51 @@ static void start_helper(void) {
     pthread_attr_destroy(&attr);
 }
 
-void crnn_parallel_run(crnn_task_fn fn, void *context, size_t count) {
+/* Takes the helper for one job: 0 when there is none or it serves another caller. */
+static int take_helper(void) {
     pthread_once(&started, start_helper);
     int expected = 0;
-    if (count < 2 || count > 0xFFFF || !helper_ok || !atomic_compare_exchange_strong(&busy, &expected, 1)) {
-        /* One index, no helper, or the helper serves another caller: run here. */
-        for (size_t i = 0; i < count; ++i) fn(context, i);
-        return;
-    }
+    return helper_ok && atomic_compare_exchange_strong(&busy, &expected, 1);
+}
+
+/* Publishes a job of `count` indices whose first `first` are the caller's from the start, and
+ * returns its ticket; the job's function and context are set before the ticket. */
+static uint64_t publish(crnn_task_fn fn, void *context, size_t count, size_t first) {
     job_fn = fn;
     job_context = context;
     atomic_store(&done, 0);
     const uint64_t generation = ((atomic_load(&ticket) >> 32) + 1) & 0xFFFFFFFFu;
-    const uint64_t t = generation << 32 | (uint64_t)count << 16;
+    const uint64_t t = generation << 32 | (uint64_t)count << 16 | first;
     atomic_store(&ticket, t);
-    if (atomic_load(&sleeping)) {
-        pthread_mutex_lock(&mutex);
-        pthread_cond_signal(&wake_helper);
-        pthread_mutex_unlock(&mutex);
+    return t;
+}
+
+static void wake_sleeping_helper(void) {
+    pthread_mutex_lock(&mutex);
+    pthread_cond_signal(&wake_helper);
+    pthread_mutex_unlock(&mutex);
+}
+
+void crnn_parallel_run(crnn_task_fn fn, void *context, size_t count) {
+    if (count < 2 || count > 0xFFFF || !take_helper()) {
+        /* One index, no helper, or the helper serves another caller: run here. */
+        for (size_t i = 0; i < count; ++i) fn(context, i);
+        return;
     }
+    const uint64_t t = publish(fn, context, count, 0);
+    if (atomic_load(&sleeping)) wake_sleeping_helper();
     run_claims(t);
     while (atomic_load(&done) < count) crnn_relax();
     atomic_store(&busy, 0);
 }
 
 int crnn_parallel_pair(crnn_task_fn fn, void *context, int wake, crnn_phases *phases) {
-    pthread_once(&started, start_helper);
-    int expected = 0;
-    if (!helper_ok || !atomic_compare_exchange_strong(&busy, &expected, 1)) {
+    if (!take_helper()) {
         fn(context, 0);
         return 0;
     }
-    job_fn = fn;
-    job_context = context;
-    atomic_store(&done, 0);
     /* Index 0 is the caller's from the start: the helper can only claim index 1. */
-    const uint64_t generation = ((atomic_load(&ticket) >> 32) + 1) & 0xFFFFFFFFu;
-    const uint64_t t = generation << 32 | (uint64_t)2 << 16 | 1;
-    atomic_store(&ticket, t);
+    const uint64_t t = publish(fn, context, 2, 1);
     /* A sleeping helper is woken for long jobs, and for short ones that follow each other
      * closely (the last pair ended less than 50 us ago: calls resumed after a pause longer than
      * the helper's spin). Short jobs with gaps between them (a stream fed in real time) do not
@@ -133,11 +140,7 @@ int crnn_parallel_pair(crnn_task_fn fn, void *context, int wake, crnn_phases *ph
      * in time; with gaps under the helper's 200 us spin it is awake anyway. */
     const int recent = now_ns() - atomic_load(&last_pair_end_ns) < CRNN_RECENT_NS;
     const int asleep = atomic_load(&sleeping);
-    if ((wake || recent) && asleep) {
-        pthread_mutex_lock(&mutex);
-        pthread_cond_signal(&wake_helper);
-        pthread_mutex_unlock(&mutex);
-    }
+    if ((wake || recent) && asleep) wake_sleeping_helper();
     /* A helper that is looking for work starts within a microsecond or two: thread 0 gives it
      * that long before taking its halves (crnn_phase_wait). */
     atomic_store((_Atomic uint32_t *)&phases->coming, !asleep);
@@ -165,8 +168,9 @@ static inline _Atomic uint64_t *phase_slot(crnn_phases *phases, uint64_t phase) 
 #define CRNN_JOIN_NS 3000   /* how long thread 0 waits for a helper on its way to join */
 #define CRNN_YIELD_NS 20000 /* waiting longer than this gives the processor up */
 
-/* Claims `half` of `phase` in its slot; first resets the slot if it still holds an older phase. */
-static int phase_take(_Atomic uint64_t *slot, uint64_t phase, int half) {
+/* Claims the halves in `mask` (bit 0: half 0, bit 1: half 1) of `phase` in its slot, all or
+ * none; first resets the slot if it still holds an older phase. */
+static int phase_take(_Atomic uint64_t *slot, uint64_t phase, uint64_t mask) {
     uint64_t v = atomic_load(slot);
     for (;;) {
         const uint64_t id = v >> 4;
@@ -175,16 +179,23 @@ static int phase_take(_Atomic uint64_t *slot, uint64_t phase, int half) {
             if (atomic_compare_exchange_weak(slot, &v, phase << 4)) v = phase << 4;
             continue;
         }
-        if (v & (uint64_t)1 << (2 + half)) return 0;
-        if (atomic_compare_exchange_weak(slot, &v, v | (uint64_t)1 << (2 + half))) return 1;
+        if (v & mask << 2) return 0;
+        if (atomic_compare_exchange_weak(slot, &v, v | mask << 2)) return 1;
     }
 }
 
 int crnn_phase_claim(crnn_phases *phases, uint64_t phase, int self) {
-    return phase_take(phase_slot(phases, phase), phase, self);
+    _Atomic uint64_t *slot = phase_slot(phases, phase);
+    /* Thread 0 without a partner on its way takes the whole phase in one piece. */
+    if (self == 0 && !atomic_load((_Atomic uint32_t *)&phases->joined)
+        && !atomic_load((_Atomic uint32_t *)&phases->coming) && phase_take(slot, phase, 3))
+        return 2;
+    return phase_take(slot, phase, 1u << self);
 }
 
-void crnn_phase_done(crnn_phases *phases, uint64_t phase) { atomic_fetch_add(phase_slot(phases, phase), 1); }
+void crnn_phase_done(crnn_phases *phases, uint64_t phase, int halves) {
+    atomic_fetch_add(phase_slot(phases, phase), (uint64_t)halves);
+}
 
 void crnn_phase_join(crnn_phases *phases) { atomic_store((_Atomic uint32_t *)&phases->joined, 1); }
 
@@ -201,7 +212,7 @@ int crnn_phase_wait(crnn_phases *phases, uint64_t phase, int self) {
          * it is on its way. */
         if (free && self == 0 && !atomic_load((_Atomic uint32_t *)&phases->joined)
             && (!atomic_load((_Atomic uint32_t *)&phases->coming) || (start && now_ns() - start > CRNN_JOIN_NS))
-            && phase_take(slot, phase, other))
+            && phase_take(slot, phase, 1u << other))
             return other;
         if ((spins & 63) != 63 && start) {
             crnn_relax();
@@ -209,7 +220,7 @@ int crnn_phase_wait(crnn_phases *phases, uint64_t phase, int self) {
         }
         const uint64_t now = now_ns();
         if (start == 0) start = now;
-        if (free && now - start > CRNN_STEAL_NS && phase_take(slot, phase, other)) return other;
+        if (free && now - start > CRNN_STEAL_NS && phase_take(slot, phase, 1u << other)) return other;
         if (now - start > CRNN_YIELD_NS) sched_yield();
     }
 }
@@ -230,15 +241,13 @@ int crnn_parallel_pair(crnn_task_fn fn, void *context, int wake, crnn_phases *ph
 void crnn_phase_join(crnn_phases *phases) { phases->joined = 1; }
 
 int crnn_phase_claim(crnn_phases *phases, uint64_t phase, int self) {
-    /* Without threads the one caller claims its half, then takes the other from the wait. */
-    uint64_t *slot = &phases->slot[phase & 1];
-    if (*slot >> 4 != phase) *slot = phase << 4;
-    if (*slot & (uint64_t)1 << (2 + self)) return 0;
-    *slot |= (uint64_t)1 << (2 + self);
-    return 1;
+    /* Without threads the one caller takes each phase whole. */
+    (void)self;
+    phases->slot[phase & 1] = phase << 4 | 3 << 2;
+    return 2;
 }
 
-void crnn_phase_done(crnn_phases *phases, uint64_t phase) { phases->slot[phase & 1] += 1; }
+void crnn_phase_done(crnn_phases *phases, uint64_t phase, int halves) { phases->slot[phase & 1] += (uint64_t)halves; }
 
 int crnn_phase_wait(crnn_phases *phases, uint64_t phase, int self) {
     uint64_t *slot = &phases->slot[phase & 1];

@@ -93,10 +93,10 @@ public struct Linear: Sendable {
 
 
     /// Whether two products over `0..<row` and `row..<outFeatures` may replace the whole one:
-    /// the packed layouts split at multiples of `PackedFloatMatrix.rowBlock` (the reference
+    /// the packed layouts split at multiples of `PackedRows.block` (the reference
     /// path for affine int8 weights does not split).
     func canSplit(at row: Int) -> Bool {
-        prepared.splits && row > 0 && row < outFeatures && PackedFloatMatrix.isSplittable(0..<row, outFeatures: outFeatures)
+        prepared.splits && row > 0 && row < outFeatures && PackedRows.isSplittable(0..<row, outFeatures: outFeatures)
     }
 }
 

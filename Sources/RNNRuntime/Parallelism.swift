@@ -91,15 +91,23 @@ final class SharedPhases: @unchecked Sendable {
     }
 
     /// Runs `body(half)` for `thread`'s own half of `phase` (unless the other thread took it
-    /// over) and for the other half if it takes that over, then returns once both are finished.
-    @inline(__always) func share(_ phase: UInt64, thread: Int, _ body: (Int) -> Void) {
-        if crnn_phase_claim(phases, phase, Int32(thread)) == 1 {
+    /// over) and for the other half if it takes that over, then returns once both are finished;
+    /// or `body(nil)` once for the whole phase when thread 0 has no partner joined or on its way.
+    @inline(__always) func share(_ phase: UInt64, thread: Int, _ body: (Int?) -> Void) {
+        switch crnn_phase_claim(phases, phase, Int32(thread)) {
+        case 2:
+            body(nil)
+            crnn_phase_done(phases, phase, 2)
+            return
+        case 1:
             body(thread)
-            crnn_phase_done(phases, phase)
+            crnn_phase_done(phases, phase, 1)
+        default:
+            break
         }
         while case let half = crnn_phase_wait(phases, phase, Int32(thread)), half >= 0 {
             body(Int(half))
-            crnn_phase_done(phases, phase)
+            crnn_phase_done(phases, phase, 1)
         }
     }
 }

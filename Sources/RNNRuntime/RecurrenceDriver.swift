@@ -229,7 +229,7 @@ extension RecurrentWeights {
     /// projection, and a recurrent product large enough that halving it saves more than the
     /// threads' meetings cost (three per step, a few hundred nanoseconds each here;
     /// `Parallelism.minimumFloatSplitWork`). Thread 0 takes the product rows up to a multiple
-    /// of `PackedFloatMatrix.rowBlock` (128) near the middle and the cell elements up to a
+    /// of `PackedRows.block` (128) near the middle and the cell elements up to a
     /// multiple of 32 near the middle; thread 1 the rest. Every value is computed as on one
     /// thread.
     func rowSplit(layer: Int, batch: Int) -> RowSplit? {
@@ -244,7 +244,7 @@ extension RecurrentWeights {
     static func splitPoints(config: ModuleConfig, layers: [[DirectionWeights]]) -> [LayerSplit?] {
         layers.map { directions in
             guard config.numDirections == 1, config.projSize == 0, let weights = directions.first else { return nil }
-            let hidden = config.hiddenSize, gateRows = config.gateRows, block = PackedFloatMatrix.rowBlock
+            let hidden = config.hiddenSize, gateRows = config.gateRows, block = PackedRows.block
             let rows = (gateRows + block) / (2 * block) * block, elements = (hidden + 32) / 64 * 32
             guard elements > 0, elements < hidden, weights.hiddenProduct.canSplit(at: rows),
                   weights.inputProduct.canSplit(at: rows) else { return nil }
@@ -327,8 +327,11 @@ extension RecurrentWeights {
                     }
                     phase += 1
                     ws.phases.share(phase, thread: thread) { half in
-                        body(half == 0 ? 0..<split.rows : split.rows..<gateWidth,
-                             half == 0 ? 0..<split.elements : split.elements..<hidden, linearWorkspaces + thread)
+                        switch half {
+                        case 0?: body(0..<split.rows, 0..<split.elements, linearWorkspaces + thread)
+                        case 1?: body(split.rows..<gateWidth, split.elements..<hidden, linearWorkspaces + thread)
+                        default: body(nil, 0..<hidden, linearWorkspaces + thread)  // the whole phase
+                        }
                     }
                 }
 

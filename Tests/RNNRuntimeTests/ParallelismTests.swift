@@ -113,10 +113,13 @@ import Testing
                             // Every third round one thread is late: the other does its halves.
                             if round % 3 == 0 { usleep(thread == round % 2 ? 300 : 0) }
                             for phase in 1...count {
-                                phases.share(UInt64(phase), thread: thread) { half in
-                                    record.runs[2 * phase + half] += 1
-                                    if record.lastPhase(of: 1 - half) < phase - 1 { record.ordered[half] = 1 }
-                                    record.finish(phase, half: half)
+                                phases.share(UInt64(phase), thread: thread) { claimed in
+                                    // nil: the whole phase, both halves in turn.
+                                    for half in claimed.map({ [$0] }) ?? [0, 1] {
+                                        record.runs[2 * phase + half] += 1
+                                        if record.lastPhase(of: 1 - half) < phase - 1 { record.ordered[half] = 1 }
+                                        record.finish(phase, half: half)
+                                    }
                                 }
                             }
                         }

@@ -220,10 +220,12 @@ void crnn_phase_join(crnn_phases *phases);
  * (zeroed by the caller before). */
 int crnn_parallel_pair(crnn_task_fn fn, void *context, int wake, struct crnn_phases *phases);
 
-/* 1 when this thread (`self`, 0 or 1) got its own half of `phase`, 0 when the other took it. */
+/* 1 when this thread (`self`, 0 or 1) got its own half of `phase`, 0 when the other took it,
+ * 2 when thread 0 took both halves at once (thread 1 has not joined and is not on its way: the
+ * caller then runs the phase as one piece of work). */
 int crnn_phase_claim(crnn_phases *phases, uint64_t phase, int self);
-/* Marks one claimed half of `phase` finished. */
-void crnn_phase_done(crnn_phases *phases, uint64_t phase);
+/* Marks `halves` (1 or 2) claimed halves of `phase` finished. */
+void crnn_phase_done(crnn_phases *phases, uint64_t phase, int halves);
 /* Returns -1 once both halves of `phase` are finished, or the other thread's half (1 - self)
  * when this thread took it over: run it, mark it done, and wait again. Spins, then yields. */
 int crnn_phase_wait(crnn_phases *phases, uint64_t phase, int self);

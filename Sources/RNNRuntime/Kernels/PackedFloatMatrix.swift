@@ -40,7 +40,8 @@ package struct PackedFloatMatrix: Sendable {
     ///   - rows: number of rows.
     ///   - y: (rows, outFeatures) with row stride `yStride` (default `outFeatures`); overwritten.
     ///   - outputs: compute only these output features (the other columns of y are left alone);
-    ///     `isSplittable` says which ranges are allowed. Each is computed as in the whole product.
+    ///     `PackedRows.isSplittable` says which ranges are allowed. Each is computed as in the
+    ///     whole product.
     ///   - isa: instruction-set level (default: the best available).
     @inline(__always)
     package func apply(
@@ -53,7 +54,7 @@ package struct PackedFloatMatrix: Sendable {
         precondition(rows >= 0 && ldx >= inFeatures && ldy >= outFeatures)
         precondition(rows == 0 || x.count >= (rows - 1) * ldx + inFeatures, "x is too short")
         precondition(rows == 0 || y.count >= (rows - 1) * ldy + outFeatures, "y is too short")
-        precondition(Self.isSplittable(range, outFeatures: outFeatures), "row range \(range) does not start at a block")
+        precondition(PackedRows.isSplittable(range, outFeatures: outFeatures), "row range \(range) does not start at a block")
         guard rows > 0, !range.isEmpty else { return }
         let first = range.lowerBound, offset = crnn_f32_packed_offset(first, inFeatures)
         packed.withUnsafePointer { w in
@@ -62,16 +63,5 @@ package struct PackedFloatMatrix: Sendable {
                               hasBias ? b + first : nil, y.baseAddress! + first, ldy)
             }
         }
-    }
-
-    /// Output features at multiples of which the packed layouts (float32 and int8) split.
-    package static let rowBlock = Int(CRNN_ROW_BLOCK)
-
-    /// Whether a product may cover only `range` of the output features: it starts at a multiple
-    /// of `CRNN_ROW_BLOCK` and ends at one or at the last feature (both packed layouts).
-    package static func isSplittable(_ range: Range<Int>, outFeatures: Int) -> Bool {
-        let block = rowBlock
-        return range.lowerBound >= 0 && range.upperBound <= outFeatures && range.lowerBound % block == 0
-            && (range.upperBound % block == 0 || range.upperBound == outFeatures)
     }
 }

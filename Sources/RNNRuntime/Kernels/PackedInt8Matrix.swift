@@ -86,7 +86,7 @@ package struct PackedInt8Matrix: Sendable {
         let ldx = xStride ?? paddedInFeatures, ldy = yStride ?? outFeatures
         let range = outputs ?? 0..<outFeatures
         checkShapes(xq.count, rows: rows, ldx: ldx, outCount: y.count, ldy: ldy)
-        precondition(PackedFloatMatrix.isSplittable(range, outFeatures: outFeatures), "row range \(range) does not start at a block")
+        precondition(PackedRows.isSplittable(range, outFeatures: outFeatures), "row range \(range) does not start at a block")
         guard rows > 0, !range.isEmpty else { return }
         let level = Self.level(isa, maxCode)
         let first = range.lowerBound, offset = crnn_s8_packed_offset(first, inFeatures)
