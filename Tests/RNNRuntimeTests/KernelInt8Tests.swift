@@ -8,6 +8,8 @@ import RNNRuntime
     static let shapes: [(Int, Int, Int)] = [
         (1, 1, 1), (16, 4, 1), (17, 5, 3), (15, 3, 4), (33, 9, 5), (47, 31, 7),
         (64, 100, 2), (384, 128, 1), (96, 257, 9), (5, 33, 16), (768, 256, 1),
+        // One row with groups of 4 past the last eight (the one-row kernel's tail) and a partial panel.
+        (40, 45, 1), (17, 130, 1),
     ]
 
     struct Case {
