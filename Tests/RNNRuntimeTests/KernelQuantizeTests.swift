@@ -10,7 +10,7 @@ import RNNRuntime
         return UInt8(max(0, min(255, Int64(min(t, 1e10)) + Int64(zp))))
     }
 
-    @Test(arguments: KernelISA.allCases, [(1, 1), (1, 7), (3, 8), (2, 9), (5, 33), (16, 256), (100, 40)])
+    @Test(arguments: KernelISA.allCases, [(1, 1), (1, 7), (3, 8), (2, 9), (5, 33), (16, 256), (100, 40), (2, 300)])
     func quantizeMatchesReference(isa: KernelISA, shape: (Int, Int)) {
         let (rows, cols) = shape
         let padded = (cols + 3) / 4 * 4, ldx = cols + 3
@@ -43,7 +43,7 @@ import RNNRuntime
         #expect(top == expectedTop)
     }
 
-    @Test(arguments: KernelISA.allCases, [(1, 1), (1, 7), (3, 8), (2, 17), (7, 130)])
+    @Test(arguments: KernelISA.allCases, [(1, 1), (1, 7), (3, 8), (2, 17), (7, 130), (2, 300)])
     func minMaxMatchesReference(isa: KernelISA, shape: (Int, Int)) {
         let (rows, cols) = shape
         let ldx = cols + 2
