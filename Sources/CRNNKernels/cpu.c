@@ -1,5 +1,9 @@
 #include "internal.h"
 #include <stdatomic.h>
+#include <unistd.h>
+#if defined(__APPLE__)
+#include <sys/sysctl.h>
+#endif
 
 #if CRNN_X86
 #include <cpuid.h>
@@ -72,3 +76,21 @@ int crnn_effective_isa(int requested) {
 }
 
 int crnn_detect_isa(void) { return crnn_effective_isa(CRNN_ISA_AVX512); }
+
+size_t crnn_l2_cache_bytes(void) {
+    static _Atomic size_t cached = 0; /* 0: not asked yet */
+    size_t bytes = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (bytes == 0) {
+        long reported = -1;
+#if defined(_SC_LEVEL2_CACHE_SIZE)
+        reported = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#elif defined(__APPLE__)
+        int64_t value = 0;
+        size_t length = sizeof value;
+        if (sysctlbyname("hw.l2cachesize", &value, &length, NULL, 0) == 0) reported = (long)value;
+#endif
+        bytes = reported > 0 ? (size_t)reported : (size_t)1 << 20;
+        atomic_store_explicit(&cached, bytes, memory_order_relaxed);
+    }
+    return bytes;
+}

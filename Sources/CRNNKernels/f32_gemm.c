@@ -251,21 +251,25 @@ CRNN_AVX512 CRNN_INLINE void f32_tile_group_avx512(const int mr, const float *x,
  * every row of x passes over it. */
 #define KC 64
 
+/* One row: a group (CRNN_ROW_BLOCK rows) at a time, the groups in order or, backward, the
+ * last (partial) group first and then the others last to first. */
 CRNN_AVX512 static void f32_gemv_avx512(const float *x, const float *packed, size_t n, size_t k,
-                                        const float *bias, float *y) {
-    const size_t panels = crnn_round_up(n, NR) / NR;
-    size_t p = 0;
-    for (; p + 8 <= panels; p += 8) f32_row_panels_avx512(8, x, packed, p, panels, n, k, bias, y);
-    switch (panels - p) {
-    case 7: f32_row_panels_avx512(7, x, packed, p, panels, n, k, bias, y); break;
-    case 6: f32_row_panels_avx512(6, x, packed, p, panels, n, k, bias, y); break;
-    case 5: f32_row_panels_avx512(5, x, packed, p, panels, n, k, bias, y); break;
-    case 4: f32_row_panels_avx512(4, x, packed, p, panels, n, k, bias, y); break;
-    case 3: f32_row_panels_avx512(3, x, packed, p, panels, n, k, bias, y); break;
-    case 2: f32_row_panels_avx512(2, x, packed, p, panels, n, k, bias, y); break;
-    case 1: f32_row_panels_avx512(1, x, packed, p, panels, n, k, bias, y); break;
+                                        const float *bias, float *y, int backward) {
+    const size_t panels = crnn_round_up(n, NR) / NR, full = panels / GP * GP;
+    if (!backward)
+        for (size_t p = 0; p < full; p += GP) f32_row_panels_avx512(GP, x, packed, p, panels, n, k, bias, y);
+    switch (panels - full) {
+    case 7: f32_row_panels_avx512(7, x, packed, full, panels, n, k, bias, y); break;
+    case 6: f32_row_panels_avx512(6, x, packed, full, panels, n, k, bias, y); break;
+    case 5: f32_row_panels_avx512(5, x, packed, full, panels, n, k, bias, y); break;
+    case 4: f32_row_panels_avx512(4, x, packed, full, panels, n, k, bias, y); break;
+    case 3: f32_row_panels_avx512(3, x, packed, full, panels, n, k, bias, y); break;
+    case 2: f32_row_panels_avx512(2, x, packed, full, panels, n, k, bias, y); break;
+    case 1: f32_row_panels_avx512(1, x, packed, full, panels, n, k, bias, y); break;
     default: break;
     }
+    if (backward)
+        for (size_t p = full; p > 0; p -= GP) f32_row_panels_avx512(GP, x, packed, p - GP, panels, n, k, bias, y);
 }
 
 CRNN_AVX512 static void f32_gemm_avx512(const float *x, size_t rows, size_t ldx, const float *packed,
@@ -336,13 +340,13 @@ CRNN_AVX512 static void f32_gemm_avx512(const float *x, size_t rows, size_t ldx,
         }
         r0 = rows;
     }
-    for (size_t r = r0; r < rows; ++r) f32_gemv_avx512(x + r * ldx, packed, n, k, bias, y + r * ldy);
+    for (size_t r = r0; r < rows; ++r) f32_gemv_avx512(x + r * ldx, packed, n, k, bias, y + r * ldy, 0);
 }
 
 #endif
 
-void crnn_f32_gemm(int isa, const float *x, size_t rows, size_t ldx, const float *packed,
-                   size_t n, size_t k, const float *bias, float *y, size_t ldy) {
+static void f32_gemm(int isa, const float *x, size_t rows, size_t ldx, const float *packed,
+                     size_t n, size_t k, const float *bias, float *y, size_t ldy) {
 #if CRNN_X86
     const int level = crnn_effective_isa(isa);
     if (level >= CRNN_ISA_AVX512) {
@@ -356,4 +360,24 @@ void crnn_f32_gemm(int isa, const float *x, size_t rows, size_t ldx, const float
 #endif
     (void)isa;
     f32_gemm_portable(x, rows, ldx, packed, n, k, bias, y, ldy);
+}
+
+void crnn_f32_gemm(int isa, const float *x, size_t rows, size_t ldx, const float *packed,
+                   size_t n, size_t k, const float *bias, float *y, size_t ldy, int backward) {
+    if (!backward || rows != 1 || n <= CRNN_ROW_BLOCK) {
+        f32_gemm(isa, x, rows, ldx, packed, n, k, bias, y, ldy);
+        return;
+    }
+#if CRNN_X86
+    if (crnn_effective_isa(isa) >= CRNN_ISA_AVX512) {
+        f32_gemv_avx512(x, packed, n, k, bias, y, 1);
+        return;
+    }
+#endif
+    /* Elsewhere block by block, each the product over its rows that a split computes. */
+    for (size_t b = (n - 1) / CRNN_ROW_BLOCK + 1; b-- > 0;) {
+        const size_t first = b * CRNN_ROW_BLOCK, count = n - first < CRNN_ROW_BLOCK ? n - first : CRNN_ROW_BLOCK;
+        f32_gemm(isa, x, 1, ldx, packed + crnn_f32_packed_offset(first, k), count, k, bias ? bias + first : NULL,
+                 y + first, ldy);
+    }
 }

@@ -301,16 +301,27 @@ CRNN_AVX512 CRNN_INLINE void s8_tile2_avx512(const int mr, const uint8_t *x, siz
     }
 }
 
+/* The panel visited i-th by a backward one-row product: the blocks of CRNN_ROW_BLOCK rows last
+ * (the partial one) to first, the panels of each block in order so that the reads within a
+ * block stay one sequential stream (panel by panel backward was up to 1.5x slower from L2). */
+static inline size_t s8_backward_panel(size_t i, size_t panels) {
+    const size_t per_block = CRNN_ROW_BLOCK / NR, last = (panels - 1) / per_block * per_block, tail = panels - last;
+    if (i < tail) return last + i;
+    const size_t j = i - tail;
+    return last - per_block * (1 + j / per_block) + j % per_block;
+}
+
 /* One row (batch 1): a panel is a run of vpdpbusd that depend only on their accumulator. The
  * tile's four chains (one panel at a time) left the L2 idle between panels: ~42 bytes a cycle
  * on Zen 5. Eight chains reach 1.03-1.10x the read floor (4H x 256 twice, as an LSTM 256 stream
  * step: 2.93 -> 2.31 us). Two panels sharing each broadcast were faster from L1 but 1.5x slower
  * from L2 (two streams 4 KiB apart), so a row keeps one panel at a time. */
 CRNN_AVX512 static void s8_row_avx512(const uint8_t *x, const int8_t *packed, size_t n, size_t k,
-                                      const s8_output *o) {
+                                      const s8_output *o, int backward) {
     const size_t panels = crnn_round_up(n, NR) / NR, groups = crnn_round_up(k, KG) / KG;
     s8_panel_epilogue e;
-    for (size_t p = 0; p < panels; ++p) {
+    for (size_t i = 0; i < panels; ++i) {
+        const size_t p = backward ? s8_backward_panel(i, panels) : i;
         const size_t j0 = p * NR, nj = n - j0 < NR ? n - j0 : NR;
         const int8_t *pp = packed + p * NR * groups * KG;
         __m512i a[8];
@@ -339,7 +350,7 @@ CRNN_AVX512 static void s8_gemm_avx512(const uint8_t *x, size_t rows, size_t ldx
                                        size_t n, size_t k, const s8_output *o) {
     const size_t panels = crnn_round_up(n, NR) / NR, groups = crnn_round_up(k, KG) / KG;
     if (rows == 1) {
-        s8_row_avx512(x, packed, n, k, o);
+        s8_row_avx512(x, packed, n, k, o, 0);
         return;
     }
     s8_panel_epilogue e, e1;
@@ -412,8 +423,24 @@ void crnn_s8_gemm_acc(int isa, const uint8_t *xq, size_t rows, size_t ldx, const
 
 void crnn_s8_gemm_f32(int isa, const uint8_t *xq, size_t rows, size_t ldx, const int8_t *packed,
                       size_t n, size_t k, const int32_t *colsum, int32_t x_zero_point, float x_scale,
-                      const float *w_scale, const float *bias, float *y, size_t ldy) {
+                      const float *w_scale, const float *bias, float *y, size_t ldy, int backward) {
     const s8_output o = {.y = y, .ldy = ldy, .colsum = colsum, .x_zero_point = x_zero_point,
                          .x_scale = x_scale, .w_scale = w_scale, .bias = bias};
-    s8_gemm(isa, xq, rows, ldx, packed, n, k, &o);
+    if (!backward || rows != 1 || n <= CRNN_ROW_BLOCK) {
+        s8_gemm(isa, xq, rows, ldx, packed, n, k, &o);
+        return;
+    }
+#if CRNN_X86
+    if (crnn_effective_isa(isa) == CRNN_ISA_AVX512) {
+        s8_row_avx512(xq, packed, n, k, &o, 1);
+        return;
+    }
+#endif
+    /* Elsewhere as crnn_f32_gemm: block by block, last to first. */
+    for (size_t b = (n - 1) / CRNN_ROW_BLOCK + 1; b-- > 0;) {
+        const size_t first = b * CRNN_ROW_BLOCK, count = n - first < CRNN_ROW_BLOCK ? n - first : CRNN_ROW_BLOCK;
+        const s8_output ob = {.y = y + first, .ldy = ldy, .colsum = colsum + first, .x_zero_point = x_zero_point,
+                              .x_scale = x_scale, .w_scale = w_scale + first, .bias = bias ? bias + first : NULL};
+        s8_gemm(isa, xq, 1, ldx, packed + crnn_s8_packed_offset(first, k), count, k, &ob);
+    }
 }

@@ -150,6 +150,10 @@ final class RecurrenceWorkspace: @unchecked Sendable {
     let linear: UnsafeMutablePointer<LinearWorkspace>
     /// What the two threads of a split layer share.
     let phases = SharedPhases()
+    /// Whether the next call's first step visits its recurrent products backward. The steps
+    /// alternate (`crnn_f32_gemm`'s `backward`), across the calls of a stream too; only the
+    /// calling thread touches it, before and after the layers run.
+    var backwardNext = false
 
     /// Floats of one lane: input gates, hidden gates, h, c, h before projection.
     var laneCount: Int { tokens * gateWidth + batch * gateWidth + batch * stateWidth + 2 * batch * hidden }
@@ -291,6 +295,11 @@ extension RecurrentWeights {
         }
         let lastLayer = config.numLayers - 1
         var wroteOutput = false
+        // Step s of every layer visits its recurrent product's rows backward when this differs
+        // from s being odd, if the product alternates (`Linear.alternatesOrder`): each step then
+        // reads first the blocks the step before read last, which are still in cache.
+        let firstBackward = ws.backwardNext
+        defer { ws.backwardNext = firstBackward != (steps % 2 == 1) }
 
         for layer in 0..<config.numLayers {
             let inWidth = config.layerInputSize(layer)
@@ -353,10 +362,11 @@ extension RecurrentWeights {
                     let t = direction == 0 ? step : steps - 1 - step
                     let active = plan.activeRows(at: t)
                     let first = plan.firstToken(at: t)
+                    let backward = weights.hiddenProduct.alternatesOrder && firstBackward != (step % 2 == 1)
                     each { rows, _, scratch in
                         weights.hiddenProduct.apply(UnsafeBufferPointer(start: h, count: active * out), rows: active,
                                                     into: UnsafeMutableBufferPointer(start: hiddenGates, count: active * gateWidth),
-                                                    outputs: rows, workspace: &scratch.pointee)
+                                                    outputs: rows, backward: backward, workspace: &scratch.pointee)
                     }
                     each { _, elements, scratch in
                         for k in 0..<active {

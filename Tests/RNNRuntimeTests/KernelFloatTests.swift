@@ -88,4 +88,23 @@ import RNNRuntime
         }
         #expect(block.map(\.bitPattern) == single.map(\.bitPattern))
     }
+
+    /// A one-row product visiting its blocks of 128 rows last to first (what alternating steps
+    /// do) gives the forward product bit for bit, over the whole matrix and over a split's part.
+    @Test(arguments: KernelISA.allCases, [(300, 130), (384, 128), (129, 65), (1040, 17), (256, 1)])
+    func backwardOrderGivesTheSameRow(isa: KernelISA, shape: (Int, Int)) {
+        let (n, k) = shape
+        var rng = KernelTestRandom(seed: UInt64(n * 31 + k))
+        let w = rng.floats(n * k), b = rng.floats(n), x = rng.floats(k)
+        let m = PackedFloatMatrix(weights: w, outFeatures: n, inFeatures: k, bias: b)
+        for outputs in [0..<n, 128..<n] {
+            var forward = [Float](repeating: .nan, count: n), backward = forward
+            x.withUnsafeBufferPointer { xp in
+                forward.withUnsafeMutableBufferPointer { m.apply(xp, rows: 1, into: $0, outputs: outputs, isa: isa) }
+                backward.withUnsafeMutableBufferPointer { m.apply(xp, rows: 1, into: $0, outputs: outputs, backward: true, isa: isa) }
+            }
+            #expect(forward.map(\.bitPattern) == backward.map(\.bitPattern), "outputs \(outputs)")
+            #expect(forward[outputs].allSatisfy { !$0.isNaN } && forward[..<outputs.lowerBound].allSatisfy(\.isNaN))
+        }
+    }
 }

@@ -104,4 +104,26 @@ import RNNRuntime
         #expect(top > 128)
         #expect(acc.map(Int64.init) == c.referenceAccumulators())
     }
+
+    /// The backward one-row product (`KernelFloatTests.backwardOrderGivesTheSameRow`) gives the
+    /// forward one bit for bit.
+    @Test(arguments: KernelISA.allCases, [(300, 130, 1), (384, 128, 1), (129, 65, 1), (1040, 17, 1), (256, 1, 1)])
+    func backwardOrderGivesTheSameRow(isa: KernelISA, shape: (Int, Int, Int)) {
+        let c = Case(shape, maxActivation: 127, perRowScales: true)
+        let m = PackedInt8Matrix(values: c.w, outFeatures: c.n, inFeatures: c.k, scales: c.scales, bias: c.bias)
+        for outputs in [0..<c.n, 128..<c.n] {
+            var forward = [Float](repeating: .nan, count: c.n), backward = forward
+            c.xq.withUnsafeBufferPointer { xp in
+                forward.withUnsafeMutableBufferPointer {
+                    m.apply(xp, rows: 1, scale: 0.0213, zeroPoint: 37, maxCode: 127, into: $0, outputs: outputs, isa: isa)
+                }
+                backward.withUnsafeMutableBufferPointer {
+                    m.apply(xp, rows: 1, scale: 0.0213, zeroPoint: 37, maxCode: 127, into: $0, outputs: outputs,
+                            backward: true, isa: isa)
+                }
+            }
+            #expect(forward.map(\.bitPattern) == backward.map(\.bitPattern), "outputs \(outputs)")
+            #expect(forward[outputs].allSatisfy { !$0.isNaN } && forward[..<outputs.lowerBound].allSatisfy(\.isNaN))
+        }
+    }
 }

@@ -33,6 +33,10 @@ enum {
 /* The best level this CPU and OS support (cached after the first call; thread-safe). */
 int crnn_detect_isa(void);
 
+/* The L2 cache size (bytes) the OS reports (per core where it is private), 1 MiB when it
+ * reports none; cached after the first call. */
+size_t crnn_l2_cache_bytes(void);
+
 /* The level a call asking for `requested` runs at. */
 int crnn_effective_isa(int requested);
 
@@ -51,6 +55,10 @@ int crnn_effective_isa(int requested);
 /* Rows at which both packed layouts (float32 and int8) may be split into row ranges. */
 #define CRNN_ROW_BLOCK 128
 
+/* The one-row products (a recurrent step at batch 1) can visit their blocks of rows in either
+ * order. A caller that reads the same matrix at every step alternates: the blocks it read last
+ * are the ones still in the caches, and a backward pass reads them first. */
+
 /* Number of floats of the packed form of an (n, k) matrix. */
 size_t crnn_f32_packed_count(size_t n, size_t k);
 
@@ -64,10 +72,12 @@ void crnn_f32_pack(const float *w, size_t n, size_t k, size_t ldw, float *packed
 size_t crnn_f32_packed_offset(size_t row, size_t k);
 
 /* y[r*ldy + j] = sum_c x[r*ldx + c] * W[j][c] + bias[j], r < rows, j < n.
- * bias may be NULL (zero). x rows need k readable floats; y rows get n floats. */
+ * bias may be NULL (zero). x rows need k readable floats; y rows get n floats.
+ * backward: nonzero to visit the CRNN_ROW_BLOCK blocks of rows last to first when rows is 1
+ * (see CRNN_ROW_BLOCK); the results do not depend on it. */
 void crnn_f32_gemm(int isa, const float *x, size_t rows, size_t ldx,
                    const float *packed, size_t n, size_t k, const float *bias,
-                   float *y, size_t ldy);
+                   float *y, size_t ldy, int backward);
 
 /* ---------------------------------------------------------------------------------------------
  * int8 product: u8 activations x s8 weights -> exact int32 accumulators.
@@ -107,7 +117,8 @@ void crnn_s8_gemm_acc(int isa, const uint8_t *xq, size_t rows, size_t ldx,
                       const int8_t *packed, size_t n, size_t k,
                       int32_t *acc, size_t ldacc);
 
-/* The same product with PyTorch's dynamic-quantization epilogue fused:
+/* The same product with PyTorch's dynamic-quantization epilogue fused (backward as for
+ * crnn_f32_gemm):
  * y[r*ldy + j] = fmaf((float)(acc - x_zero_point * colsum[j]), x_scale * w_scale[j], bias[j])
  * with x_scale * w_scale[j] a float32 product and one rounding in the fma. w_scale has n entries
  * (repeat a per-tensor scale). bias may be NULL (zero). */
@@ -115,7 +126,7 @@ void crnn_s8_gemm_f32(int isa, const uint8_t *xq, size_t rows, size_t ldx,
                       const int8_t *packed, size_t n, size_t k,
                       const int32_t *colsum, int32_t x_zero_point, float x_scale,
                       const float *w_scale, const float *bias,
-                      float *y, size_t ldy);
+                      float *y, size_t ldy, int backward);
 
 /* ---------------------------------------------------------------------------------------------
  * Dynamic activation quantization.

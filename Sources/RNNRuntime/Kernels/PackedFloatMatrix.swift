@@ -42,12 +42,14 @@ package struct PackedFloatMatrix: Sendable {
     ///   - outputs: compute only these output features (the other columns of y are left alone);
     ///     `PackedRows.isSplittable` says which ranges are allowed. Each is computed as in the
     ///     whole product.
+    ///   - backward: for one row, visit the blocks of `PackedRows.block` rows last to first
+    ///     (`PackedRows`); the values are the same in either order.
     ///   - isa: instruction-set level (default: the best available).
     @inline(__always)
     package func apply(
         _ x: UnsafeBufferPointer<Float>, rows: Int, xStride: Int? = nil,
         into y: UnsafeMutableBufferPointer<Float>, yStride: Int? = nil, outputs: Range<Int>? = nil,
-        isa: KernelISA = .best
+        backward: Bool = false, isa: KernelISA = .best
     ) {
         let ldx = xStride ?? inFeatures, ldy = yStride ?? outFeatures
         let range = outputs ?? 0..<outFeatures
@@ -60,7 +62,7 @@ package struct PackedFloatMatrix: Sendable {
         packed.withUnsafePointer { w in
             bias.withUnsafePointer { b in
                 crnn_f32_gemm(isa.rawValue, x.baseAddress, rows, ldx, w + offset, range.count, inFeatures,
-                              hasBias ? b + first : nil, y.baseAddress! + first, ldy)
+                              hasBias ? b + first : nil, y.baseAddress! + first, ldy, backward ? 1 : 0)
             }
         }
     }

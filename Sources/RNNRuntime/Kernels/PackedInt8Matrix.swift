@@ -76,12 +76,12 @@ package struct PackedInt8Matrix: Sendable {
     ///   - xq: (rows, paddedInFeatures) activations quantized with `scale` and `zeroPoint`.
     ///   - maxCode: the largest activation code; codes above 128 avoid the AVX2 path, which would saturate.
     ///   - y: (rows, outFeatures) with row stride `yStride` (default `outFeatures`); overwritten.
-    ///   - outputs: compute only these output features, as `PackedFloatMatrix.apply` does.
+    ///   - outputs, backward: as for `PackedFloatMatrix.apply`.
     @inline(__always)
     package func apply(
         _ xq: UnsafeBufferPointer<UInt8>, rows: Int, xStride: Int? = nil, scale: Float, zeroPoint: Int32,
         maxCode: Int, into y: UnsafeMutableBufferPointer<Float>, yStride: Int? = nil, outputs: Range<Int>? = nil,
-        isa: KernelISA = .best
+        backward: Bool = false, isa: KernelISA = .best
     ) {
         let ldx = xStride ?? paddedInFeatures, ldy = yStride ?? outFeatures
         let range = outputs ?? 0..<outFeatures
@@ -96,7 +96,7 @@ package struct PackedInt8Matrix: Sendable {
                     bias.withUnsafePointer { b in
                         crnn_s8_gemm_f32(level, xq.baseAddress, rows, ldx, w + offset, range.count, inFeatures,
                                          cs + first, zeroPoint, scale, ws + first, hasBias ? b + first : nil,
-                                         y.baseAddress! + first, ldy)
+                                         y.baseAddress! + first, ldy, backward ? 1 : 0)
                     }
                 }
             }
