@@ -82,8 +82,8 @@ if arguments.first == "cells" {
 let requestedSizes = arguments.compactMap { Int($0) }
 let hiddenSizes = requestedSizes.isEmpty ? [128, 256, 512, 1024] : requestedSizes
 print("kernels: \(KernelISA.best), one thread; microseconds per 3H x H product of one row (median / min)")
-print("| H | fp32 C kernel | fp32 Swift SIMD | fp32 read floor | int8 C kernel | int8 Swift SIMD | int8 quantize + C kernel | int8 read floor |")
-print("|---|---|---|---|---|---|---|---|")
+print("| H | fp32 C kernel | fp32 alternating | fp32 Swift SIMD | fp32 read floor | int8 C kernel | int8 alternating | int8 Swift SIMD | int8 quantize + C kernel | int8 read floor |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 var generator = SplitMix64(seed: 1)
 for h in hiddenSizes {
     let n = 3 * h, k = h
@@ -106,6 +106,18 @@ for h in hiddenSizes {
         y.withUnsafeMutableBufferPointer { yp in
             time {
                 float.apply(UnsafeBufferPointer(xp), rows: 1, into: yp)
+                xp[0] = yp[n - 1] * 1e-3
+            }
+        }
+    }
+    // As a recurrence runs it when the weights exceed half the L2 (`Linear.alternatesOrder`):
+    // every other call visits the row blocks backward, first reading what the last call read last.
+    var backward = false
+    let fp32Alternating = x.withUnsafeMutableBufferPointer { xp in
+        y.withUnsafeMutableBufferPointer { yp in
+            time {
+                float.apply(UnsafeBufferPointer(xp), rows: 1, into: yp, backward: backward)
+                backward.toggle()
                 xp[0] = yp[n - 1] * 1e-3
             }
         }
@@ -137,7 +149,7 @@ for h in hiddenSizes {
     let fp32Floor = floatBytes.withUnsafePointer { base in
         time { sink += crnn_stream_read(KernelISA.best.rawValue, base, floatBytes.count * 4 / 128 * 128) }
     }
-    let (i8, i8q) = x.withUnsafeMutableBufferPointer { xp in
+    let (i8, i8Alternating, i8q) = x.withUnsafeMutableBufferPointer { xp in
         y.withUnsafeMutableBufferPointer { yp in
             xq.withUnsafeMutableBufferPointer { qp in
                 let (lo, hi) = QuantizeKernel.minMax(UnsafeBufferPointer(xp), rows: 1, cols: k)
@@ -146,6 +158,12 @@ for h in hiddenSizes {
                 QuantizeKernel.quantize(UnsafeBufferPointer(xp), rows: 1, cols: k, inverseScale: 1 / scale, zeroPoint: zp, into: qp)
                 let product = time {
                     int8.apply(UnsafeBufferPointer(qp), rows: 1, scale: scale, zeroPoint: zp, maxCode: 127, into: yp)
+                    qp[0] = UInt8(truncatingIfNeeded: Int(yp[n - 1]) & 127)
+                }
+                let alternating = time {
+                    int8.apply(UnsafeBufferPointer(qp), rows: 1, scale: scale, zeroPoint: zp, maxCode: 127, into: yp,
+                               backward: backward)
+                    backward.toggle()
                     qp[0] = UInt8(truncatingIfNeeded: Int(yp[n - 1]) & 127)
                 }
                 let full = time {
@@ -157,7 +175,7 @@ for h in hiddenSizes {
                     int8.apply(UnsafeBufferPointer(qp), rows: 1, scale: scale, zeroPoint: zp, maxCode: top, into: yp)
                     xp[0] = yp[n - 1] * 1e-3
                 }
-                return (product, full)
+                return (product, alternating, full)
             }
         }
     }
@@ -167,6 +185,6 @@ for h in hiddenSizes {
     func cell(_ t: (median: Double, min: Double)) -> String {
         "\((t.median * 100).rounded() / 100) / \((t.min * 100).rounded() / 100)"
     }
-    print("| \(h) | \(cell(fp32)) | \(cell(swiftFloat)) | \(cell(fp32Floor)) | \(cell(i8)) | \(cell(swiftInt8)) | \(cell(i8q)) | \(cell(i8Floor)) |"
+    print("| \(h) | \(cell(fp32)) | \(cell(fp32Alternating)) | \(cell(swiftFloat)) | \(cell(fp32Floor)) | \(cell(i8)) | \(cell(i8Alternating)) | \(cell(swiftInt8)) | \(cell(i8q)) | \(cell(i8Floor)) |"
           + (sink == 42 ? " " : ""))
 }
