@@ -6,16 +6,21 @@
  * wrap for large positive values. */
 #define CRNN_INT32_FLOAT_MAX 2147483520.0f
 
+/* The scalar rule for the columns c..<cols of one row (a vector loop's tail, or all of it). */
+static inline void minmax_row_from(const float *xr, size_t c, size_t cols, float *mn, float *mx) {
+    for (; c < cols; ++c) {
+        const float v = xr[c];
+        if (v < *mn) *mn = v;
+        if (v > *mx) *mx = v;
+    }
+}
+
 static void f32_minmax_portable(const float *x, size_t rows, size_t cols, size_t ldx,
                                 float *min_out, float *max_out) {
     float mn = INFINITY, mx = -INFINITY;
     for (size_t r = 0; r < rows; ++r) {
         const float *xr = x + r * ldx;
-        for (size_t c = 0; c < cols; ++c) {
-            const float v = xr[c];
-            if (v < mn) mn = v;
-            if (v > mx) mx = v;
-        }
+        minmax_row_from(xr, 0, cols, &mn, &mx);
     }
     *min_out = mn;
     *max_out = mx;
@@ -30,6 +35,20 @@ static inline int32_t crnn_quantize_one(float v, float inv_scale, int32_t zp) {
     return (int32_t)(q < 0 ? 0 : q > 255 ? 255 : q);
 }
 
+/* Codes for the columns c..<cols of one row (a vector loop's tail, or all of it), then the
+ * row's zero padding up to `padded`; returns the largest code written (0 if none). */
+static inline int32_t quantize_row_from(const float *xr, uint8_t *qr, size_t c, size_t cols, size_t padded,
+                                        float inv_scale, int32_t zp) {
+    int32_t top = 0;
+    for (; c < cols; ++c) {
+        const int32_t q = crnn_quantize_one(xr[c], inv_scale, zp);
+        if (q > top) top = q;
+        qr[c] = (uint8_t)q;
+    }
+    memset(qr + cols, 0, padded - cols);
+    return top;
+}
+
 static int quantize_u8_portable(const float *x, size_t rows, size_t cols, size_t ldx, float inv_scale,
                                 int32_t zp, uint8_t *xq, size_t ldq) {
     const size_t padded = crnn_s8_padded_k(cols);
@@ -37,12 +56,8 @@ static int quantize_u8_portable(const float *x, size_t rows, size_t cols, size_t
     for (size_t r = 0; r < rows; ++r) {
         const float *xr = x + r * ldx;
         uint8_t *qr = xq + r * ldq;
-        for (size_t c = 0; c < cols; ++c) {
-            const int32_t q = crnn_quantize_one(xr[c], inv_scale, zp);
-            if (q > top) top = q;
-            qr[c] = (uint8_t)q;
-        }
-        memset(qr + cols, 0, padded - cols);
+        const int32_t t = quantize_row_from(xr, qr, 0, cols, padded, inv_scale, zp);
+        if (t > top) top = t;
     }
     return top;
 }
@@ -62,11 +77,7 @@ CRNN_AVX2 static void f32_minmax_avx2(const float *x, size_t rows, size_t cols, 
             vmn = _mm256_min_ps(v, vmn);
             vmx = _mm256_max_ps(v, vmx);
         }
-        for (; c < cols; ++c) {
-            const float v = xr[c];
-            if (v < mn) mn = v;
-            if (v > mx) mx = v;
-        }
+        minmax_row_from(xr, c, cols, &mn, &mx);
     }
     float lanes_mn[8], lanes_mx[8];
     _mm256_storeu_ps(lanes_mn, vmn);
@@ -102,12 +113,8 @@ CRNN_AVX2 static int quantize_u8_avx2(const float *x, size_t rows, size_t cols, 
             const __m256i packed = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(q, bytes), lanes);
             _mm_storel_epi64((__m128i *)(qr + c), _mm256_castsi256_si128(packed));
         }
-        for (; c < cols; ++c) {
-            const int32_t q = crnn_quantize_one(xr[c], inv_scale, zp);
-            if (q > top) top = q;
-            qr[c] = (uint8_t)q;
-        }
-        memset(qr + cols, 0, padded - cols);
+        const int32_t t = quantize_row_from(xr, qr, c, cols, padded, inv_scale, zp);
+        if (t > top) top = t;
     }
     int32_t lanes_top[8];
     _mm256_storeu_si256((__m256i *)lanes_top, vtop);
@@ -139,11 +146,7 @@ CRNN_AVX512 static void f32_minmax_avx512(const float *x, size_t rows, size_t co
             mn0 = _mm512_min_ps(a, mn0);
             mx0 = _mm512_max_ps(a, mx0);
         }
-        for (; c < cols; ++c) {
-            const float v = xr[c];
-            if (v < mn) mn = v;
-            if (v > mx) mx = v;
-        }
+        minmax_row_from(xr, c, cols, &mn, &mx);
     }
     /* No NaN reaches the accumulators, so the order of these reductions does not matter. */
     const float vmn = _mm512_reduce_min_ps(_mm512_min_ps(_mm512_min_ps(mn0, mn1), _mm512_min_ps(mn2, mn3)));
@@ -171,12 +174,8 @@ CRNN_AVX512 static int quantize_u8_avx512(const float *x, size_t rows, size_t co
             vtop = _mm512_max_epi32(vtop, q);
             _mm_storeu_si128((__m128i *)(qr + c), _mm512_cvtepi32_epi8(q));
         }
-        for (; c < cols; ++c) {
-            const int32_t q = crnn_quantize_one(xr[c], inv_scale, zp);
-            if (q > top) top = q;
-            qr[c] = (uint8_t)q;
-        }
-        memset(qr + cols, 0, padded - cols);
+        const int32_t t = quantize_row_from(xr, qr, c, cols, padded, inv_scale, zp);
+        if (t > top) top = t;
     }
     const int32_t vt = _mm512_reduce_max_epi32(vtop);
     return vt > top ? vt : top;
