@@ -1,6 +1,8 @@
 #include "internal.h"
 #include <stdatomic.h>
+#if defined(__unix__) || defined(__APPLE__)
 #include <unistd.h>
+#endif
 #if defined(__APPLE__)
 #include <sys/sysctl.h>
 #endif
