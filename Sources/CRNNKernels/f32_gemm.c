@@ -280,10 +280,10 @@ CRNN_AVX512 static void f32_gemm_avx512(const float *x, size_t rows, size_t ldx,
         size_t p = 0;
         /* Full groups 3 rows at a time, one sequential stream per pass, when there are fewer
          * than 8 rows (a small batch's recurrent product: 1.4-1.65x the pair tiles at 2-3 rows)
-         * or the matrix is larger than L2 (1 MiB; the pair tiles' strided reads of L3-resident
+         * or the matrix is larger than L2 (the pair tiles' strided reads of L3-resident
          * weights made a whole GRU 1024 call 10-13% slower). Otherwise the pair tiles, which
          * reuse each weight load 8 times, win by 1-6% (H = 256 products of 12-128 rows). */
-        const int group_tiles = rows < 8 || n * k > ((size_t)1 << 18);
+        const int group_tiles = rows < 8 || n * k * sizeof(float) > crnn_l2_cache_bytes();
         for (; group_tiles && p + GP <= panels && (p + GP) * NR <= n; p += GP) {
             const float *pp = packed + p * NR * k;
             const size_t j0 = p * NR;
@@ -375,9 +375,9 @@ void crnn_f32_gemm(int isa, const float *x, size_t rows, size_t ldx, const float
     }
 #endif
     /* Elsewhere block by block, each the product over its rows that a split computes. */
-    for (size_t b = (n - 1) / CRNN_ROW_BLOCK + 1; b-- > 0;) {
-        const size_t first = b * CRNN_ROW_BLOCK, count = n - first < CRNN_ROW_BLOCK ? n - first : CRNN_ROW_BLOCK;
-        f32_gemm(isa, x, 1, ldx, packed + crnn_f32_packed_offset(first, k), count, k, bias ? bias + first : NULL,
-                 y + first, ldy);
+    for (size_t b = crnn_row_blocks(n); b-- > 0;) {
+        const size_t first = b * CRNN_ROW_BLOCK;
+        f32_gemm(isa, x, 1, ldx, packed + crnn_f32_packed_offset(first, k), crnn_row_block_rows(b, n), k,
+                 bias ? bias + first : NULL, y + first, ldy);
     }
 }

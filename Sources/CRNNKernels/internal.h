@@ -18,4 +18,12 @@
 
 static inline size_t crnn_round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
 
+/* Block b of the CRNN_ROW_BLOCK-row blocks of an n-row product: its row count (the last block may
+ * be partial). A backward one-row product visits b = crnn_row_blocks(n) - 1 down to 0. */
+static inline size_t crnn_row_blocks(size_t n) { return (n + CRNN_ROW_BLOCK - 1) / CRNN_ROW_BLOCK; }
+static inline size_t crnn_row_block_rows(size_t b, size_t n) {
+    const size_t first = b * CRNN_ROW_BLOCK;
+    return n - first < CRNN_ROW_BLOCK ? n - first : CRNN_ROW_BLOCK;
+}
+
 #endif

@@ -437,10 +437,10 @@ void crnn_s8_gemm_f32(int isa, const uint8_t *xq, size_t rows, size_t ldx, const
     }
 #endif
     /* Elsewhere as crnn_f32_gemm: block by block, last to first. */
-    for (size_t b = (n - 1) / CRNN_ROW_BLOCK + 1; b-- > 0;) {
-        const size_t first = b * CRNN_ROW_BLOCK, count = n - first < CRNN_ROW_BLOCK ? n - first : CRNN_ROW_BLOCK;
+    for (size_t b = crnn_row_blocks(n); b-- > 0;) {
+        const size_t first = b * CRNN_ROW_BLOCK;
         const s8_output ob = {.y = y + first, .ldy = ldy, .colsum = colsum + first, .x_zero_point = x_zero_point,
                               .x_scale = x_scale, .w_scale = w_scale + first, .bias = bias ? bias + first : NULL};
-        s8_gemm(isa, xq, 1, ldx, packed + crnn_s8_packed_offset(first, k), count, k, &ob);
+        s8_gemm(isa, xq, 1, ldx, packed + crnn_s8_packed_offset(first, k), crnn_row_block_rows(b, n), k, &ob);
     }
 }

@@ -28,8 +28,8 @@ public struct Linear: Sendable {
     /// Whether a product of one row that runs at every step should alternate the order it
     /// visits the rows in (`apply`'s `backward`): when the weights take more than half the L2,
     /// a backward pass first reads what the forward one read last, which is still cached
-    /// (10-23% faster steps, BENCHMARKS.md). Smaller weights stay in L2 either way, and
-    /// backward passes made them 1-2% slower.
+    /// (whole sequences of such layers 2-27% faster, BENCHMARKS.md). Smaller weights stay in
+    /// L2 either way, and backward passes made them 1-2% slower.
     let alternatesOrder: Bool
 
     public init(outFeatures: Int, inFeatures: Int, weights: Weights, bias: [Float]?) {
