@@ -31,6 +31,10 @@ public struct Linear: Sendable {
     /// (whole sequences of such layers 2-27% faster, BENCHMARKS.md). Smaller weights stay in
     /// L2 either way, and backward passes made them 1-2% slower.
     let alternatesOrder: Bool
+    /// Whether `apply` takes `backward` (and output ranges): every packed layout does.
+    let reversible: Bool
+    /// The bytes of the weights the product reads: what decides whether alternating pays.
+    let weightBytes: Int
 
     public init(outFeatures: Int, inFeatures: Int, weights: Weights, bias: [Float]?) {
         self.outFeatures = outFeatures
@@ -48,7 +52,15 @@ public struct Linear: Sendable {
         case .int8(let w):
             prepared = PreparedAffineInt8(w, bias: bias)
         }
-        alternatesOrder = prepared.splits && 2 * outFeatures * inFeatures * (isInt8 ? 1 : 4) > Int(crnn_l2_cache_bytes())
+        reversible = prepared.splits
+        weightBytes = outFeatures * inFeatures * (isInt8 ? 1 : 4)
+        alternatesOrder = reversible && Linear.alternationPays(bytes: weightBytes)
+    }
+
+    /// Whether products that read `bytes` of weights at every step should alternate their order
+    /// from step to step: when they take more than half the L2 (`alternatesOrder`).
+    static func alternationPays(bytes: Int) -> Bool {
+        2 * bytes > Int(crnn_l2_cache_bytes())
     }
 
     /// Builds the product of a module parameter: float weights run in float32, int8 weights in

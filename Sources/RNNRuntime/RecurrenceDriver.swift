@@ -297,7 +297,9 @@ extension RecurrentWeights {
         var wroteOutput = false
         // Step s of every layer visits its recurrent product's rows backward when this differs
         // from s being odd, if the product alternates (`Linear.alternatesOrder`): each step then
-        // reads first the blocks the step before read last, which are still in cache.
+        // reads first the blocks the step before read last, which are still in cache. A call of
+        // one step alternates its input product too when the two together are large enough
+        // (`DirectionWeights.stepAlternates`): it reads both at every step of a stream.
         let firstBackward = ws.backwardNext
         defer { ws.backwardNext = firstBackward != (steps % 2 == 1) }
 
@@ -344,9 +346,10 @@ extension RecurrentWeights {
                     }
                 }
 
+                let stepAlternates = steps == 1 && weights.stepAlternates
                 each { rows, _, scratch in
                     weights.inputProduct.apply(x, rows: tokens, into: UnsafeMutableBufferPointer(start: gates, count: tokens * gateWidth),
-                                               outputs: rows, workspace: &scratch.pointee)
+                                               outputs: rows, backward: stepAlternates && firstBackward, workspace: &scratch.pointee)
                     guard rows?.lowerBound ?? 0 == 0 else { return }
                     for k in 0..<batch {
                         let element = plan.element(k)
@@ -362,7 +365,7 @@ extension RecurrentWeights {
                     let t = direction == 0 ? step : steps - 1 - step
                     let active = plan.activeRows(at: t)
                     let first = plan.firstToken(at: t)
-                    let backward = weights.hiddenProduct.alternatesOrder && firstBackward != (step % 2 == 1)
+                    let backward = (stepAlternates || weights.hiddenProduct.alternatesOrder) && firstBackward != (step % 2 == 1)
                     each { rows, _, scratch in
                         weights.hiddenProduct.apply(UnsafeBufferPointer(start: h, count: active * out), rows: active,
                                                     into: UnsafeMutableBufferPointer(start: hiddenGates, count: active * gateWidth),

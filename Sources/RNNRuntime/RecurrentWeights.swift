@@ -9,11 +9,19 @@ final class DirectionWeights: Sendable {
     let hiddenProduct: Linear
     /// `weight_hr` (LSTM with `proj_size`), no bias.
     let projection: Linear?
+    /// Whether a call of one step (a stream's) alternates the order of both its one-row
+    /// products from call to call: such a step reads both matrices, so it pays when the two
+    /// together take more than half the L2 (`Linear.alternatesOrder` for one matrix). Float GRU
+    /// 256 streaming: 1.15x on a 2 MiB L2, where the recurrent matrix alone (786 KB) does not
+    /// alternate; BENCHMARKS.md.
+    let stepAlternates: Bool
 
     init(inputProduct: Linear, hiddenProduct: Linear, projection: Linear?) {
         self.inputProduct = inputProduct
         self.hiddenProduct = hiddenProduct
         self.projection = projection
+        stepAlternates = inputProduct.reversible && hiddenProduct.reversible
+            && Linear.alternationPays(bytes: inputProduct.weightBytes + hiddenProduct.weightBytes)
     }
 }
 
