@@ -45,7 +45,14 @@ static int crnn_probe_pytorch(void) {
     if (avx512 && (xcr0_lo & 0xE0u) == 0xE0u) return 2;
     return ((b >> 5) & 1) ? 1 : 0;
 }
+
+static int crnn_probe_intel(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return 0;
+    return b == 0x756e6547u && d == 0x49656e69u && c == 0x6c65746eu; /* "GenuineIntel" */
+}
 #else
+static int crnn_probe_intel(void) { return 0; }
 static unsigned crnn_probe_levels(void) { return 1u << CRNN_ISA_PORTABLE; }
 static int crnn_probe_pytorch(void) { return 0; }
 #endif
@@ -95,4 +102,14 @@ size_t crnn_l2_cache_bytes(void) {
         atomic_store_explicit(&cached, bytes, memory_order_relaxed);
     }
     return bytes;
+}
+
+int crnn_s8_row_blocks_by_default(void) {
+    static _Atomic int cached = -1;
+    int intel = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (intel < 0) {
+        intel = crnn_probe_intel();
+        atomic_store_explicit(&cached, intel, memory_order_relaxed);
+    }
+    return intel;
 }

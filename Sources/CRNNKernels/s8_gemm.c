@@ -44,6 +44,8 @@ typedef struct {
     float x_scale;
     const float *w_scale;
     const float *bias;
+    /* A product of one row at the AVX-512 level goes by blocks (s8_row_avx512). */
+    int row_blocks;
 } s8_output;
 
 /* The panel's colsum, scales and biases, zero-padded past n (copied only for a partial panel). */
@@ -301,48 +303,88 @@ CRNN_AVX512 CRNN_INLINE void s8_tile2_avx512(const int mr, const uint8_t *x, siz
     }
 }
 
-/* The panel visited i-th by a backward one-row product: the blocks of CRNN_ROW_BLOCK rows last
- * (the partial one) to first, the panels of each block in order so that the reads within a
- * block stay one sequential stream (panel by panel backward was up to 1.5x slower from L2). */
-static inline size_t s8_backward_panel(size_t i, size_t panels) {
-    const size_t per_block = CRNN_ROW_BLOCK / NR, last = (panels - 1) / per_block * per_block, tail = panels - last;
-    if (i < tail) return last + i;
-    const size_t j = i - tail;
-    return last - per_block * (1 + j / per_block) + j % per_block;
+/* One row (batch 1), one panel at a time: a panel is a run of vpdpbusd that depend only on
+ * their accumulator, in eight chains. Four chains left the L2 idle between panels: ~42 bytes a
+ * cycle on Zen 5; eight reach 1.03-1.10x the read floor there (4H x 256 twice, as an LSTM 256
+ * stream step: 2.93 -> 2.31 us). Two panels sharing each broadcast were faster from L1 but 1.5x
+ * slower from L2 on Zen 5 (two streams 4 KiB apart). */
+CRNN_AVX512 static void s8_row_panel_avx512(const uint8_t *x, const int8_t *packed, size_t p, size_t n,
+                                            size_t groups, const s8_output *o) {
+    const size_t j0 = p * NR, nj = n - j0 < NR ? n - j0 : NR;
+    const int8_t *pp = packed + p * NR * groups * KG;
+    __m512i a[8];
+    for (int i = 0; i < 8; ++i) a[i] = _mm512_setzero_si512();
+    size_t g = 0;
+    for (; g + 8 <= groups; g += 8) {
+        for (int i = 0; i < 8; ++i) {
+            int32_t xv;
+            memcpy(&xv, x + (g + i) * KG, sizeof xv);
+            a[i] = _mm512_dpbusd_epi32(a[i], _mm512_set1_epi32(xv), _mm512_loadu_si512(pp + (g + i) * NR * KG));
+        }
+    }
+    for (; g < groups; ++g) {
+        int32_t xv;
+        memcpy(&xv, x + g * KG, sizeof xv);
+        a[0] = _mm512_dpbusd_epi32(a[0], _mm512_set1_epi32(xv), _mm512_loadu_si512(pp + g * NR * KG));
+    }
+    const __m512i sum = _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(a[0], a[1]), _mm512_add_epi32(a[2], a[3])),
+                                         _mm512_add_epi32(_mm512_add_epi32(a[4], a[5]), _mm512_add_epi32(a[6], a[7])));
+    s8_panel_epilogue e;
+    s8_panel_epilogue_init(&e, o, j0, nj);
+    s8_finish_avx512(o, &e, 0, j0, nj, sum);
 }
 
-/* One row (batch 1): a panel is a run of vpdpbusd that depend only on their accumulator. The
- * tile's four chains (one panel at a time) left the L2 idle between panels: ~42 bytes a cycle
- * on Zen 5. Eight chains reach 1.03-1.10x the read floor (4H x 256 twice, as an LSTM 256 stream
- * step: 2.93 -> 2.31 us). Two panels sharing each broadcast were faster from L1 but 1.5x slower
- * from L2 (two streams 4 KiB apart), so a row keeps one panel at a time. */
-CRNN_AVX512 static void s8_row_avx512(const uint8_t *x, const int8_t *packed, size_t n, size_t k,
-                                      const s8_output *o, int backward) {
-    const size_t panels = crnn_round_up(n, NR) / NR, groups = crnn_round_up(k, KG) / KG;
-    s8_panel_epilogue e;
-    for (size_t i = 0; i < panels; ++i) {
-        const size_t p = backward ? s8_backward_panel(i, panels) : i;
-        const size_t j0 = p * NR, nj = n - j0 < NR ? n - j0 : NR;
-        const int8_t *pp = packed + p * NR * groups * KG;
-        __m512i a[8];
-        for (int i = 0; i < 8; ++i) a[i] = _mm512_setzero_si512();
-        size_t g = 0;
-        for (; g + 8 <= groups; g += 8) {
-            for (int i = 0; i < 8; ++i) {
-                int32_t xv;
-                memcpy(&xv, x + (g + i) * KG, sizeof xv);
-                a[i] = _mm512_dpbusd_epi32(a[i], _mm512_set1_epi32(xv), _mm512_loadu_si512(pp + (g + i) * NR * KG));
-            }
-        }
-        for (; g < groups; ++g) {
+/* One row, the eight panels of a whole block of CRNN_ROW_BLOCK rows at once: 16 broadcasts of
+ * activations held in registers feed all eight panels' chains, one broadcast load per eight
+ * vpdpbusd instead of one per vpdpbusd. */
+CRNN_AVX512 static void s8_row_block_avx512(const uint8_t *x, const int8_t *packed, size_t p0, size_t groups,
+                                            const s8_output *o) {
+    enum { P = CRNN_ROW_BLOCK / NR, G = 16 };
+    const size_t ps = NR * groups * KG;
+    const int8_t *pp = packed + p0 * ps;
+    __m512i a[P];
+    for (int i = 0; i < P; ++i) a[i] = _mm512_setzero_si512();
+    size_t g = 0;
+    for (; g + G <= groups; g += G) {
+        __m512i b[G];
+        for (int j = 0; j < G; ++j) {
             int32_t xv;
-            memcpy(&xv, x + g * KG, sizeof xv);
-            a[0] = _mm512_dpbusd_epi32(a[0], _mm512_set1_epi32(xv), _mm512_loadu_si512(pp + g * NR * KG));
+            memcpy(&xv, x + (g + j) * KG, sizeof xv);
+            b[j] = _mm512_set1_epi32(xv);
         }
-        const __m512i sum = _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(a[0], a[1]), _mm512_add_epi32(a[2], a[3])),
-                                             _mm512_add_epi32(_mm512_add_epi32(a[4], a[5]), _mm512_add_epi32(a[6], a[7])));
-        s8_panel_epilogue_init(&e, o, j0, nj);
-        s8_finish_avx512(o, &e, 0, j0, nj, sum);
+        for (int j = 0; j < G; ++j)
+            for (int i = 0; i < P; ++i)
+                a[i] = _mm512_dpbusd_epi32(a[i], b[j], _mm512_loadu_si512(pp + i * ps + (g + j) * NR * KG));
+    }
+    for (; g < groups; ++g) {
+        int32_t xv;
+        memcpy(&xv, x + g * KG, sizeof xv);
+        const __m512i b = _mm512_set1_epi32(xv);
+        for (int i = 0; i < P; ++i) a[i] = _mm512_dpbusd_epi32(a[i], b, _mm512_loadu_si512(pp + i * ps + g * NR * KG));
+    }
+    s8_panel_epilogue e;
+    for (int i = 0; i < P; ++i) {
+        s8_panel_epilogue_init(&e, o, (p0 + i) * NR, NR);
+        s8_finish_avx512(o, &e, 0, (p0 + i) * NR, NR, a[i]);
+    }
+}
+
+/* One row. With `by_blocks` whole blocks of CRNN_ROW_BLOCK rows go through
+ * s8_row_block_avx512, the rest (and everything otherwise) panel by panel. `backward` visits the
+ * blocks last (the partial one) to first, each block's panels in order (panel by panel backward
+ * was up to 1.5x slower from L2 on Zen 5). */
+CRNN_AVX512 static void s8_row_avx512(const uint8_t *x, const int8_t *packed, size_t n, size_t k,
+                                      const s8_output *o, int backward, int by_blocks) {
+    const size_t panels = crnn_round_up(n, NR) / NR, groups = crnn_round_up(k, KG) / KG;
+    const size_t per_block = CRNN_ROW_BLOCK / NR, blocks = crnn_row_blocks(n);
+    for (size_t i = 0; i < blocks; ++i) {
+        const size_t b = backward ? blocks - 1 - i : i, p0 = b * per_block;
+        const size_t end = p0 + per_block < panels ? p0 + per_block : panels;
+        if (by_blocks && end - p0 == per_block && (b + 1) * CRNN_ROW_BLOCK <= n) {
+            s8_row_block_avx512(x, packed, p0, groups, o);
+        } else {
+            for (size_t p = p0; p < end; ++p) s8_row_panel_avx512(x, packed, p, n, groups, o);
+        }
     }
 }
 
@@ -350,7 +392,7 @@ CRNN_AVX512 static void s8_gemm_avx512(const uint8_t *x, size_t rows, size_t ldx
                                        size_t n, size_t k, const s8_output *o) {
     const size_t panels = crnn_round_up(n, NR) / NR, groups = crnn_round_up(k, KG) / KG;
     if (rows == 1) {
-        s8_row_avx512(x, packed, n, k, o, 0);
+        s8_row_avx512(x, packed, n, k, o, 0, o->row_blocks);
         return;
     }
     s8_panel_epilogue e, e1;
@@ -417,22 +459,23 @@ int crnn_s8_exact_isa(int isa) {
 
 void crnn_s8_gemm_acc(int isa, const uint8_t *xq, size_t rows, size_t ldx, const int8_t *packed,
                       size_t n, size_t k, int32_t *acc, size_t ldacc) {
-    const s8_output o = {.acc = acc, .ldacc = ldacc};
+    const s8_output o = {.acc = acc, .ldacc = ldacc, .row_blocks = crnn_s8_row_blocks_by_default()};
     s8_gemm(isa, xq, rows, ldx, packed, n, k, &o);
 }
 
 void crnn_s8_gemm_f32(int isa, const uint8_t *xq, size_t rows, size_t ldx, const int8_t *packed,
                       size_t n, size_t k, const int32_t *colsum, int32_t x_zero_point, float x_scale,
-                      const float *w_scale, const float *bias, float *y, size_t ldy, int backward) {
+                      const float *w_scale, const float *bias, float *y, size_t ldy, int backward, int row_kernel) {
+    const int row_blocks = row_kernel == CRNN_S8_ROW_DEFAULT ? crnn_s8_row_blocks_by_default() : row_kernel == CRNN_S8_ROW_BLOCKS;
     const s8_output o = {.y = y, .ldy = ldy, .colsum = colsum, .x_zero_point = x_zero_point,
-                         .x_scale = x_scale, .w_scale = w_scale, .bias = bias};
+                         .x_scale = x_scale, .w_scale = w_scale, .bias = bias, .row_blocks = row_blocks};
     if (!backward || rows != 1 || n <= CRNN_ROW_BLOCK) {
         s8_gemm(isa, xq, rows, ldx, packed, n, k, &o);
         return;
     }
 #if CRNN_X86
     if (crnn_effective_isa(isa) == CRNN_ISA_AVX512) {
-        s8_row_avx512(xq, packed, n, k, &o, 1);
+        s8_row_avx512(xq, packed, n, k, &o, 1, o.row_blocks);
         return;
     }
 #endif
@@ -440,7 +483,8 @@ void crnn_s8_gemm_f32(int isa, const uint8_t *xq, size_t rows, size_t ldx, const
     for (size_t b = crnn_row_blocks(n); b-- > 0;) {
         const size_t first = b * CRNN_ROW_BLOCK;
         const s8_output ob = {.y = y + first, .ldy = ldy, .colsum = colsum + first, .x_zero_point = x_zero_point,
-                              .x_scale = x_scale, .w_scale = w_scale + first, .bias = bias ? bias + first : NULL};
+                              .x_scale = x_scale, .w_scale = w_scale + first, .bias = bias ? bias + first : NULL,
+                              .row_blocks = row_blocks};
         s8_gemm(isa, xq, 1, ldx, packed + crnn_s8_packed_offset(first, k), crnn_row_block_rows(b, n), k, &ob);
     }
 }

@@ -10,6 +10,8 @@ import RNNRuntime
         (64, 100, 2), (384, 128, 1), (96, 257, 9), (5, 33, 16), (768, 256, 1),
         // One row with groups of 4 past the last eight (the one-row kernel's tail) and a partial panel.
         (40, 45, 1), (17, 130, 1),
+        // One row by blocks of 128 rows: groups of 4 past the last sixteen, a partial last block.
+        (260, 70, 1),
     ]
 
     struct Case {
@@ -54,6 +56,7 @@ import RNNRuntime
     @Test(arguments: KernelISA.allCases, [false, true])
     func epilogueIsBitIdentical(isa: KernelISA, perRowScales: Bool) {
         for shape in Self.shapes {
+          for rowKernel in [Int8RowKernel.panels, .blocks] {
             let c = Case(shape, maxActivation: 127, perRowScales: perRowScales)
             let m = PackedInt8Matrix(values: c.w, outFeatures: c.n, inFeatures: c.k, scales: c.scales, bias: c.bias)
             let colsum = (0..<c.n).map { j in (0..<c.k).reduce(Int64(0)) { $0 + Int64(c.w[j * c.k + $1]) } }
@@ -62,7 +65,7 @@ import RNNRuntime
             var y = [Float](repeating: .nan, count: c.rows * c.n)
             c.xq.withUnsafeBufferPointer { xp in
                 y.withUnsafeMutableBufferPointer {
-                    m.apply(xp, rows: c.rows, scale: xs, zeroPoint: zp, maxCode: 127, into: $0, isa: isa)
+                    m.apply(xp, rows: c.rows, scale: xs, zeroPoint: zp, maxCode: 127, into: $0, isa: isa, rowKernel: rowKernel)
                 }
             }
             let acc = c.referenceAccumulators()
@@ -71,9 +74,10 @@ import RNNRuntime
                     let corrected = Float(acc[r * c.n + j] - Int64(zp) * colsum[j])
                     let ws = c.scales.count == 1 ? c.scales[0] : c.scales[j]
                     let ref = c.bias[j].addingProduct(corrected, xs * ws)
-                    #expect(y[r * c.n + j].bitPattern == ref.bitPattern, "\(shape) row \(r) out \(j)")
+                    #expect(y[r * c.n + j].bitPattern == ref.bitPattern, "\(shape) \(rowKernel) row \(r) out \(j)")
                 }
             }
+          }
         }
     }
 
@@ -111,19 +115,22 @@ import RNNRuntime
     func backwardOrderGivesTheSameRow(isa: KernelISA, shape: (Int, Int, Int)) {
         let c = Case(shape, maxActivation: 127, perRowScales: true)
         let m = PackedInt8Matrix(values: c.w, outFeatures: c.n, inFeatures: c.k, scales: c.scales, bias: c.bias)
+        for rowKernel in [Int8RowKernel.panels, .blocks] {
         for outputs in [0..<c.n, 128..<c.n] {
             var forward = [Float](repeating: .nan, count: c.n), backward = forward
             c.xq.withUnsafeBufferPointer { xp in
                 forward.withUnsafeMutableBufferPointer {
-                    m.apply(xp, rows: 1, scale: 0.0213, zeroPoint: 37, maxCode: 127, into: $0, outputs: outputs, isa: isa)
+                    m.apply(xp, rows: 1, scale: 0.0213, zeroPoint: 37, maxCode: 127, into: $0, outputs: outputs, isa: isa,
+                            rowKernel: rowKernel)
                 }
                 backward.withUnsafeMutableBufferPointer {
                     m.apply(xp, rows: 1, scale: 0.0213, zeroPoint: 37, maxCode: 127, into: $0, outputs: outputs,
-                            backward: true, isa: isa)
+                            backward: true, isa: isa, rowKernel: rowKernel)
                 }
             }
-            #expect(forward.map(\.bitPattern) == backward.map(\.bitPattern), "outputs \(outputs)")
+            #expect(forward.map(\.bitPattern) == backward.map(\.bitPattern), "outputs \(outputs) \(rowKernel)")
             #expect(forward[outputs].allSatisfy { !$0.isNaN } && forward[..<outputs.lowerBound].allSatisfy(\.isNaN))
+        }
         }
     }
 }

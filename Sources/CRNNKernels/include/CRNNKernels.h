@@ -117,8 +117,18 @@ void crnn_s8_gemm_acc(int isa, const uint8_t *xq, size_t rows, size_t ldx,
                       const int8_t *packed, size_t n, size_t k,
                       int32_t *acc, size_t ldacc);
 
+/* How the AVX-512 level computes a product of one row (the results are the same): eight
+ * panels of 16 rows sharing each broadcast of activations (one whole CRNN_ROW_BLOCK block at a
+ * time), or one panel at a time. CRNN_S8_ROW_DEFAULT takes crnn_s8_row_blocks_by_default(). */
+enum { CRNN_S8_ROW_DEFAULT = 0, CRNN_S8_ROW_PANELS = 1, CRNN_S8_ROW_BLOCKS = 2 };
+
+/* Whether the machine's one-row products go by blocks: on Intel cores, where that measured
+ * 1.05-1.10x faster from L2; elsewhere panel by panel, which Zen 5 streams at its read floor
+ * (BENCHMARKS.md). */
+int crnn_s8_row_blocks_by_default(void);
+
 /* The same product with PyTorch's dynamic-quantization epilogue fused (backward as for
- * crnn_f32_gemm):
+ * crnn_f32_gemm; row_kernel a CRNN_S8_ROW_ value):
  * y[r*ldy + j] = fmaf((float)(acc - x_zero_point * colsum[j]), x_scale * w_scale[j], bias[j])
  * with x_scale * w_scale[j] a float32 product and one rounding in the fma. w_scale has n entries
  * (repeat a per-tensor scale). bias may be NULL (zero). */
@@ -126,7 +136,7 @@ void crnn_s8_gemm_f32(int isa, const uint8_t *xq, size_t rows, size_t ldx,
                       const int8_t *packed, size_t n, size_t k,
                       const int32_t *colsum, int32_t x_zero_point, float x_scale,
                       const float *w_scale, const float *bias,
-                      float *y, size_t ldy, int backward);
+                      float *y, size_t ldy, int backward, int row_kernel);
 
 /* ---------------------------------------------------------------------------------------------
  * Dynamic activation quantization.

@@ -77,11 +77,12 @@ package struct PackedInt8Matrix: Sendable {
     ///   - maxCode: the largest activation code; codes above 128 avoid the AVX2 path, which would saturate.
     ///   - y: (rows, outFeatures) with row stride `yStride` (default `outFeatures`); overwritten.
     ///   - outputs, backward: as for `PackedFloatMatrix.apply`.
+    ///   - rowKernel: how the AVX-512 level computes one row; tests run both.
     @inline(__always)
     package func apply(
         _ xq: UnsafeBufferPointer<UInt8>, rows: Int, xStride: Int? = nil, scale: Float, zeroPoint: Int32,
         maxCode: Int, into y: UnsafeMutableBufferPointer<Float>, yStride: Int? = nil, outputs: Range<Int>? = nil,
-        backward: Bool = false, isa: KernelISA = .best
+        backward: Bool = false, isa: KernelISA = .best, rowKernel: Int8RowKernel = .machine
     ) {
         let ldx = xStride ?? paddedInFeatures, ldy = yStride ?? outFeatures
         let range = outputs ?? 0..<outFeatures
@@ -96,7 +97,7 @@ package struct PackedInt8Matrix: Sendable {
                     bias.withUnsafePointer { b in
                         crnn_s8_gemm_f32(level, xq.baseAddress, rows, ldx, w + offset, range.count, inFeatures,
                                          cs + first, zeroPoint, scale, ws + first, hasBias ? b + first : nil,
-                                         y.baseAddress! + first, ldy, backward ? 1 : 0)
+                                         y.baseAddress! + first, ldy, backward ? 1 : 0, rowKernel.code)
                     }
                 }
             }
@@ -118,5 +119,20 @@ package struct PackedInt8Matrix: Sendable {
     @inline(__always)
     private static func level(_ isa: KernelISA, _ maxCode: Int) -> Int32 {
         maxCode <= 128 ? isa.rawValue : crnn_s8_exact_isa(isa.rawValue)
+    }
+}
+
+/// How the AVX-512 level computes an int8 product of one row: eight panels of 16 rows sharing
+/// each broadcast of activations, or one panel at a time (`crnn_s8_row_blocks_by_default`
+/// chooses for the machine). The results are the same.
+package enum Int8RowKernel: CaseIterable, Sendable {
+    case machine, panels, blocks
+
+    var code: Int32 {
+        switch self {
+        case .machine: Int32(CRNN_S8_ROW_DEFAULT)
+        case .panels: Int32(CRNN_S8_ROW_PANELS)
+        case .blocks: Int32(CRNN_S8_ROW_BLOCKS)
+        }
     }
 }
