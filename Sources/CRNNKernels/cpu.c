@@ -57,14 +57,20 @@ static unsigned crnn_probe_levels(void) { return 1u << CRNN_ISA_PORTABLE; }
 static int crnn_probe_pytorch(void) { return 0; }
 #endif
 
+/* probe()'s answer (never negative), asked once: -1 in *cached means not asked yet. Threads that
+ * race ask twice and store the same answer. */
+static int crnn_cached_probe(_Atomic int *cached, int (*probe)(void)) {
+    int answer = atomic_load_explicit(cached, memory_order_relaxed);
+    if (answer < 0) {
+        answer = probe();
+        atomic_store_explicit(cached, answer, memory_order_relaxed);
+    }
+    return answer;
+}
+
 int crnn_pytorch_cpu_capability(void) {
     static _Atomic int cached = -1;
-    int capability = atomic_load_explicit(&cached, memory_order_relaxed);
-    if (capability < 0) {
-        capability = crnn_probe_pytorch();
-        atomic_store_explicit(&cached, capability, memory_order_relaxed);
-    }
-    return capability;
+    return crnn_cached_probe(&cached, crnn_probe_pytorch);
 }
 
 static unsigned crnn_levels(void) {
@@ -106,10 +112,5 @@ size_t crnn_l2_cache_bytes(void) {
 
 int crnn_s8_row_blocks_by_default(void) {
     static _Atomic int cached = -1;
-    int intel = atomic_load_explicit(&cached, memory_order_relaxed);
-    if (intel < 0) {
-        intel = crnn_probe_intel();
-        atomic_store_explicit(&cached, intel, memory_order_relaxed);
-    }
-    return intel;
+    return crnn_cached_probe(&cached, crnn_probe_intel);
 }
