@@ -345,8 +345,23 @@ CRNN_AVX512 static void f32_gemm_avx512(const float *x, size_t rows, size_t ldx,
 
 #endif
 
+static void f32_gemm_rows(int isa, const float *x, size_t rows, size_t ldx, const float *packed,
+                          size_t n, size_t k, const float *bias, float *y, size_t ldy);
+
+/* Rows in chunks whose x takes at most a quarter of the L2 (a multiple of 8 rows, at least 8):
+ * the kernels pass over all of x once per panel or pair of panels, so an x larger than the
+ * L2 streamed from L3 once per panel. Every row is computed as in one call. */
 static void f32_gemm(int isa, const float *x, size_t rows, size_t ldx, const float *packed,
                      size_t n, size_t k, const float *bias, float *y, size_t ldy) {
+    const size_t row_bytes = (ldx > k ? ldx : k) * sizeof(float) + 1;
+    size_t chunk = crnn_l2_cache_bytes() / 4 / row_bytes / 8 * 8;
+    if (chunk < 8) chunk = 8;
+    for (size_t r = 0; r < rows; r += chunk)
+        f32_gemm_rows(isa, x + r * ldx, rows - r < chunk ? rows - r : chunk, ldx, packed, n, k, bias, y + r * ldy, ldy);
+}
+
+static void f32_gemm_rows(int isa, const float *x, size_t rows, size_t ldx, const float *packed,
+                          size_t n, size_t k, const float *bias, float *y, size_t ldy) {
 #if CRNN_X86
     const int level = crnn_effective_isa(isa);
     if (level >= CRNN_ISA_AVX512) {

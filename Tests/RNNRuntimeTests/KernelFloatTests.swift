@@ -1,3 +1,4 @@
+import CRNNKernels
 import Testing
 import RNNRuntime
 
@@ -70,7 +71,10 @@ import RNNRuntime
 
     /// The runtime's streaming contract: one row per call gives bit-identical results to the
     /// same row inside a many-row call, whatever its position in the block.
-    @Test(arguments: KernelISA.allCases, [(40, 33, 13), (384, 128, 9), (17, 5, 3), (300, 130, 7), (256, 70, 4)])
+    /// The last shape has more rows than the product takes at once (x is cut into chunks of a
+    /// quarter of the L2), and a partial last chunk.
+    @Test(arguments: KernelISA.allCases, [(40, 33, 13), (384, 128, 9), (17, 5, 3), (300, 130, 7), (256, 70, 4),
+                                          (40, 1000, 2 * Int(crnn_l2_cache_bytes()) / 4 / 4001 + 5)])
     func rowsAreIndependentOfTheBlock(isa: KernelISA, shape: (Int, Int, Int)) {
         let (n, k, rows) = shape
         var rng = KernelTestRandom(seed: UInt64(n + k + rows))
