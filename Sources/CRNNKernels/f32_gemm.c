@@ -353,8 +353,13 @@ static void f32_gemm_rows(int isa, const float *x, size_t rows, size_t ldx, cons
  * L2 streamed from L3 once per panel. Every row is computed as in one call. */
 static void f32_gemm(int isa, const float *x, size_t rows, size_t ldx, const float *packed,
                      size_t n, size_t k, const float *bias, float *y, size_t ldy) {
-    const size_t row_bytes = (ldx > k ? ldx : k) * sizeof(float) + 1;
-    size_t chunk = crnn_l2_cache_bytes() / 4 / row_bytes / 8 * 8;
+    const size_t row_bytes = (ldx > k ? ldx : k) * sizeof(float) + 1, quarter = crnn_l2_cache_bytes() / 4;
+    if (rows <= 8 || rows * row_bytes <= quarter) {
+        /* Every one-row product of a time loop: no division on its way. */
+        f32_gemm_rows(isa, x, rows, ldx, packed, n, k, bias, y, ldy);
+        return;
+    }
+    size_t chunk = quarter / row_bytes / 8 * 8;
     if (chunk < 8) chunk = 8;
     for (size_t r = 0; r < rows; r += chunk)
         f32_gemm_rows(isa, x + r * ldx, rows - r < chunk ? rows - r : chunk, ldx, packed, n, k, bias, y + r * ldy, ldy);

@@ -31,7 +31,8 @@ public struct Linear: Sendable {
     /// (whole sequences of such layers 2-27% faster, BENCHMARKS.md). Smaller weights stay in
     /// L2 either way, and backward passes made them 1-2% slower.
     let alternatesOrder: Bool
-    /// Whether `apply` takes `backward` (and output ranges): every packed layout does.
+    /// Whether `apply` takes `backward` and output ranges: every packed layout does, the
+    /// reference path for affine int8 weights does not.
     let reversible: Bool
     /// The bytes of the weights the product reads: what decides whether alternating pays.
     let weightBytes: Int
@@ -118,7 +119,7 @@ public struct Linear: Sendable {
     /// the packed layouts split at multiples of `PackedRows.block` (the reference
     /// path for affine int8 weights does not split).
     func canSplit(at row: Int) -> Bool {
-        prepared.splits && row > 0 && row < outFeatures && PackedRows.isSplittable(0..<row, outFeatures: outFeatures)
+        reversible && row > 0 && row < outFeatures && PackedRows.isSplittable(0..<row, outFeatures: outFeatures)
     }
 }
 
