@@ -14,7 +14,7 @@ Properties:
   byte-identical files (torch.save, h5py, numpy and safetensors outputs are all reproducible).
 - Idempotent: each group wipes the fixtures/ subfolder it owns (fixtures/float, fixtures/quant,
   fixtures/checkpoints, fixtures/hostile/pickle) and rewrites it; nothing else is touched.
-- Tiny: fixtures/ stays under 5 MiB as `du` counts it (allocated blocks; most files are
+- Small: fixtures/ stays under 12 MiB as `du` counts it (allocated blocks; most files are
   smaller than one block) and checked at the end of every run.
 - Safe: nothing here unpickles a hostile file with a real unpickler (see gen_hostile).
 
@@ -56,7 +56,7 @@ warnings.filterwarnings("ignore")  # torch.ao.quantization deprecation chatter
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
-SIZE_LIMIT = 5 * 1024 * 1024
+SIZE_LIMIT = 12 * 1024 * 1024  # with the hostile corpora (tools/make_hostile_hdf5.py) and fixtures/hdf5
 
 T = 6  # sequence length of every sequence call
 B = 3  # batch of the plain batched calls
@@ -1242,10 +1242,191 @@ def verify_float_case(directory: Path) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
+# HDF5 storage variants: what RNNKit's own HDF5 reader must read as libhdf5 reads it
+
+# Case -> (prefix, variants); the LSTM (24 tensors, 10 attributes) for dense storage.
+HDF5_MODELS = {"gru_bi_2l": ("model.encoder", None),
+               "lstm_proj_bi_2l": ("model.encoder", ["earliest", "latest", "gzip_latest", "track_order"])}
+
+
+def h5_dataset(group, name: str, data: np.ndarray, *, chunks=None, maxshape=None, layout=None,
+               alloc_early=False, gzip=False, shuffle=False, fletcher32=False, fill=None):
+    """A dataset through h5py's low-level API, which reaches the layouts the high-level one does
+    not (compact storage, early allocation: the implicit chunk index)."""
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    if layout == "compact":
+        dcpl.set_layout(h5py.h5d.COMPACT)
+    if chunks is not None:
+        dcpl.set_chunk(tuple(chunks))
+        if shuffle:
+            dcpl.set_shuffle()
+        if gzip:
+            dcpl.set_deflate(4)
+        if fletcher32:
+            dcpl.set_fletcher32()
+    if alloc_early:
+        dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+    if fill is not None:
+        dcpl.set_fill_value(np.array(fill, dtype=data.dtype))
+    maxshape = tuple(h5py.h5s.UNLIMITED if m is None else m for m in (maxshape or data.shape))
+    space = h5py.h5s.create_simple(data.shape, maxshape)
+    tid = h5py.h5t.py_create(data.dtype, logical=1)
+    dsid = h5py.h5d.create(group.id, name.encode(), tid, space, dcpl=dcpl)
+    if data.size:
+        dsid.write(h5py.h5s.ALL, h5py.h5s.ALL, np.ascontiguousarray(data))
+    return dsid
+
+
+# name -> (h5py.File keyword arguments, dataset options, what it covers); a callable option
+# gives the options per tensor shape.
+HDF5_VARIANTS = {
+    "earliest": ({}, {}, "h5py defaults: superblock 0, object header 1, symbol tables, contiguous"),
+    "latest": ({"libver": "latest"}, {}, "superblock 3, object header 2, dense links and attributes"),
+    "track_order": ({"track_order": True}, {}, "creation order tracked and indexed"),
+    "compact": ({}, {"layout": "compact"}, "compact datasets"),
+    "gzip": ({}, {"chunks": "auto", "gzip": True, "shuffle": True, "fletcher32": True},
+             "chunked: gzip, shuffle, fletcher32, B-tree 1 chunk index"),
+    "small_chunks": ({}, {"chunks": (1, 2), "gzip": True}, "many edge chunks, a multi-level chunk B-tree"),
+    "gzip_latest": ({"libver": "latest"}, {"chunks": "auto", "gzip": True, "shuffle": True, "fletcher32": True},
+                    "layout 4, single chunk index with filters"),
+    "single_latest": ({"libver": "latest"}, {"chunks": "whole"}, "layout 4, single chunk index"),
+    "implicit_latest": ({"libver": "latest"}, {"chunks": (4, 3), "alloc_early": True}, "layout 4, implicit index"),
+    "fixed_latest": ({"libver": "latest"}, {"chunks": (2, 2)}, "layout 4, fixed array index"),
+    "fixed_gzip_latest": ({"libver": "latest"}, {"chunks": (2, 2), "gzip": True, "fletcher32": True},
+                          "layout 4, fixed array of filtered chunks"),
+    "extensible_latest": ({"libver": "latest"}, {"chunks": (1, 2), "maxshape": "rows"},
+                          "layout 4, extensible array index (one unlimited dimension)"),
+    "extensible_gzip_latest": ({"libver": "latest"}, {"chunks": (1, 2), "maxshape": "rows", "gzip": True, "shuffle": True},
+                               "layout 4, extensible array of filtered chunks"),
+    "btree2_latest": ({"libver": "latest"}, {"chunks": (2, 2), "maxshape": "both"}, "layout 4, B-tree 2 index"),
+    "btree2_gzip_latest": ({"libver": "latest"}, {"chunks": (2, 2), "maxshape": "both", "gzip": True},
+                           "layout 4, B-tree 2 index of filtered chunks"),
+    "userblock": ({"userblock_size": 512}, {}, "a 512-byte user block before the superblock"),
+    "big_endian": ({}, {"dtype": ">f4"}, "big-endian float32"),
+    "float64": ({}, {"dtype": "<f8"}, "float64 (narrowed to float32 on reading)"),
+}
+
+
+def h5_file(path: Path, file_options: dict):
+    return h5py.File(path, "w", **file_options)
+
+
+def tensor_options(options: dict, shape: tuple) -> dict:
+    out = {k: v for k, v in options.items() if k != "dtype"}
+    chunks = out.get("chunks")
+    if chunks == "auto":
+        out["chunks"] = tuple(max(1, (d + 1) // 2) for d in shape)
+    elif chunks == "whole":
+        out["chunks"] = shape
+    elif chunks is not None:
+        chunks = tuple(chunks[-len(shape):]) if len(shape) < len(chunks) else tuple(chunks)
+        out["chunks"] = chunks if out.get("maxshape") else tuple(min(c, d) for c, d in zip(chunks, shape))
+    if out.get("maxshape") == "rows":
+        out["maxshape"] = (None,) + shape[1:]
+    elif out.get("maxshape") == "both":
+        out["maxshape"] = (None,) * len(shape)
+    return out
+
+
+def gen_hdf5() -> None:
+    """fixtures/hdf5/: the float cases' models stored by h5py in every way RNNKit's reader covers
+    (attrs.h5's layout: module groups with attributes), plus files of attributes and datasets
+    of every kind the profile reads. Expected values: PyTorch's outputs in fixtures/float, and
+    for every byte, what libhdf5 itself reads (tools/hdf5_oracle.py, at test time)."""
+    out = fresh_dir(FIXTURES / "hdf5")
+    index = {"models": [], "files": []}
+    for case_name, (prefix, variants) in HDF5_MODELS.items():
+        case, state = float_case_state(case_name)
+        cfg = case["config"]
+        p = prefix + "."
+        for variant, (file_options, options, covers) in HDF5_VARIANTS.items():
+            if variants is not None and variant not in variants:
+                continue
+            name = f"{case_name}.{variant}.h5"
+            with h5_file(out / name, file_options) as f:
+                f.attrs["format"] = "rnnkit"
+                f.attrs["format_version"] = "1.0"
+                f.attrs["producer"] = "make_fixtures.py"
+                group = f.require_group(h5_path(prefix))
+                group.attrs["module"] = case["module"]
+                for key in ("input_size", "hidden_size", "num_layers", "proj_size"):
+                    group.attrs[key] = np.int64(cfg[key])
+                for key in ("bias", "batch_first", "bidirectional"):
+                    group.attrs[key] = np.bool_(cfg[key])
+                group.attrs["dropout"] = np.float64(cfg["dropout"])
+                group.attrs["nonlinearity"] = cfg["nonlinearity"]
+                for key, tensor in state.items():
+                    if key.startswith(p) and "." not in key[len(p):]:
+                        data = tensor.detach().float().numpy().astype(options.get("dtype", "<f4"))
+                        h5_dataset(group, key[len(p):], data, **tensor_options(options, data.shape))
+            index["models"].append({"file": f"hdf5/{name}", "case": f"float/{case_name}", "prefix": prefix,
+                                    "variant": variant, "covers": covers})
+
+    def attribute_zoo(f):
+        for obj in (f, f.require_group("group")):
+            obj.attrs["vlen_string"] = "variable-length UTF-8 ✓"
+            obj.attrs["empty_string"] = ""
+            obj.attrs["fixed_ascii"] = np.bytes_(b"fixed")
+            obj.attrs["fixed_array"] = np.array([b"a", b"bc", b"def"], dtype="S3")
+            obj.attrs.create("vlen_array", ["x", "yz", ""], dtype=h5py.string_dtype())
+            obj.attrs["bool"] = np.bool_(True)
+            obj.attrs["bools"] = np.array([True, False, True])
+            obj.attrs.create("enum", np.int16(2), dtype=h5py.enum_dtype({"RED": 0, "GREEN": 1, "BLUE": 2}, basetype="i2"))
+            for t in ("i1", "u1", "<i2", ">u2", "<i4", ">i4", "<u4", "<i8", ">i8", "<u8"):
+                values = [1, -1, 127] if "i" in t else [1, 2, 255]
+                obj.attrs["int_" + t.strip("<>") + ("_be" if t.startswith(">") else "")] = np.array(values, dtype=t)
+            for t in ("<f2", "<f4", ">f4", "<f8", ">f8"):
+                obj.attrs["float_" + t[1:] + ("_be" if t.startswith(">") else "")] = np.array([0.5, -2.25, 1e-3, np.inf, -np.inf], dtype=t)
+            obj.attrs["scalar_int"] = np.int64(-7)
+            obj.attrs["one_element"] = np.array([3.5])
+            obj.attrs["matrix"] = np.arange(6, dtype="<i4").reshape(2, 3)
+        f.create_dataset("with_attributes", data=np.arange(4, dtype="<f4")).attrs["note"] = "on a dataset"
+
+    def dataset_zoo(f):
+        rng = np.random.default_rng(seed_for("hdf5 datasets"))
+        for t in ("i1", "u1", "<i2", ">i2", "<u2", "<i4", ">u4", "<i8", "<u8", "<f2", ">f2", "<f4", "<f8", ">f8"):
+            data = (rng.standard_normal((3, 5)) * 50).astype(t)
+            f.create_dataset("type_" + t.replace("<", "le_").replace(">", "be_"), data=data)
+        f.create_dataset("scalar", data=np.float32(2.5))
+        f.create_dataset("empty", data=np.zeros((0, 3), dtype="<f4"))
+        f.create_dataset("rank8", data=rng.standard_normal((2,) * 8).astype("<f4"))
+        h5_dataset(f, "fill_missing_chunks", np.zeros((6, 6), dtype="<f4"), chunks=(2, 2), fill=7.0)
+        ds = f["fill_missing_chunks"]
+        ds[0:2, 0:2] = 1.0  # one chunk written; the others read as the fill value
+        h5_dataset(f, "paged_fixed_array", np.arange(1500, dtype="<f4"), chunks=(1,))
+        h5_dataset(f, "extensible_many", np.arange(600, dtype="<f4"), chunks=(1,), maxshape=(None,))
+        h5_dataset(f, "extensible_swizzled", np.arange(60, dtype="<f4").reshape(3, 20), chunks=(2, 3), maxshape=(3, None))
+        h5_dataset(f, "btree2_filtered", rng.standard_normal((9, 7)).astype("<f4"), chunks=(2, 3), maxshape=(None, None),
+                   gzip=True, shuffle=True, fletcher32=True)
+        h5_dataset(f, "deep_chunk_btree", np.arange(1000, dtype="<f4"), chunks=(1,))
+        nested = f
+        for level in range(12):
+            nested = nested.require_group(f"level{level}")
+        nested.create_dataset("deep", data=np.ones(2, dtype="<f4"))
+        many = f.require_group("many_links")
+        for i in range(40):
+            many.create_dataset(f"d{i:02}", data=np.full(1, i, dtype="<i2"))
+        for i in range(20):
+            many.attrs[f"a{i:02}"] = np.int32(i)
+
+    for name, options, fill, covers in (
+        ("attributes.h5", {}, attribute_zoo, "attribute types (h5py defaults)"),
+        ("attributes_latest.h5", {"libver": "latest"}, attribute_zoo, "attribute types (libver latest)"),
+        ("datasets.h5", {}, dataset_zoo, "dataset types, shapes, fill values, many chunks, deep groups (h5py defaults)"),
+        ("datasets_latest.h5", {"libver": "latest"}, dataset_zoo,
+         "dataset types, paged fixed arrays, extensible arrays with super blocks, dense links and attributes (libver latest)"),
+    ):
+        with h5py.File(out / name, "w", **options) as f:
+            fill(f)
+        index["files"].append({"file": f"hdf5/{name}", "covers": covers})
+    write_json(out / "index.json", index)
+
+
+# ----------------------------------------------------------------------------------------------
 # Index and main
 
 GROUPS = {"float": gen_float, "quant": gen_quant, "checkpoints": gen_checkpoints,
-          "hostile": gen_hostile}
+          "hostile": gen_hostile, "hdf5": gen_hdf5}
 
 
 def write_index() -> None:

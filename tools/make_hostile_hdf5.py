@@ -125,7 +125,7 @@ def main():
               tensors={**GRU, "weight_ih_l0": GRU["weight_ih_l0"].reshape(6, 3, 1)})
     canonical(case("int32_dataset.h5", "/rnn/weight_ih_l0: expected float16, float32, float64 or int8 (quantized weights), found int32", "int32 tensor"),
               tensors={**GRU, "weight_ih_l0": np.ones((6, 3), np.int32)})
-    canonical(case("string_dataset.h5", "/rnn/weight_ih_l0: expected a float or int8 tensor, found a dataset of type class string", "string tensor"),
+    canonical(case("string_dataset.h5", "/rnn/weight_ih_l0: expected a float or int8 tensor, found a dataset of type variable-length string", "string tensor"),
               tensors={**GRU, "weight_ih_l0": np.array([b"weights"] * 6)})
     nan = GRU["weight_hh_l0"].copy()
     nan[1, 1] = np.nan
@@ -229,7 +229,7 @@ def main():
         d[0:10, 0:10] = 1.0
     canonical(case("partial_chunks.h5", "/partial: shape [100, 100] declares 40000 bytes, but its uncompressed chunks store only 400", "chunks never written"), mutate=partial_chunks)
 
-    canonical(case("compound_dataset.h5", "/table: expected a float or int8 tensor, found a dataset of type class compound", "compound dataset"),
+    canonical(case("compound_dataset.h5", "/table: expected a float or int8 tensor, found a dataset of type compound", "compound dataset"),
               mutate=lambda f, g: f.create_dataset("table", data=np.zeros(3, dtype=[("a", "<i4"), ("b", "<f8")])))
     canonical(case("null_dataspace.h5", "/nothing: expected a tensor, found a dataset with a null (empty) dataspace", "h5py.Empty"),
               mutate=lambda f, g: f.create_dataset("nothing", data=h5py.Empty("f4")))
@@ -246,14 +246,14 @@ def main():
         for i in range(300):
             g.attrs[f"a{i:03d}"] = i
     canonical(case("many_attributes.h5", "expected at most 256 attributes, found 308", "attribute count beyond the cap"), mutate=many_attrs, libver="latest")
-    canonical(case("big_attribute.h5", "/rnn: attribute dropout stores 102400 bytes (at most 65536 allowed)", "attribute beyond 64 KiB (dense storage)"),
+    canonical(case("big_attribute.h5", "/rnn: huge fractal heap object (over 64 KiB, stored outside the heap) refused", "attribute beyond 64 KiB (dense storage)"),
               attrs={**GRU_ATTRS, "dropout": np.zeros(25600, np.float32)}, libver="latest")
     canonical(case("long_name.h5", "link name of 2000 bytes (at most 1024 allowed)", "link name beyond the cap"),
               mutate=lambda f, g: f.create_group("n" * 2000))
 
     # A global heap object (a variable-length string) whose size is corrupted: libhdf5 1.10
     # would memcpy that many bytes; the reader checks every heap collection first.
-    path = case("damaged_global_heap.h5", "global heap at byte", "heap object size beyond its collection")
+    path = case("damaged_global_heap.h5", "/: damaged global heap collection at byte 2048: object 1 declares 576460752303423494 bytes, the collection has 4064 left", "heap object size beyond its collection")
     canonical(path)
     with open(path, "r+b") as out:
         data = out.read()
@@ -263,7 +263,7 @@ def main():
 
     # A string reference (length, heap address, object index) naming an object the heap does
     # not hold: libhdf5 1.10 would index past its object table.
-    path = case("damaged_heap_reference.h5", "which the heap does not hold", "string reference to a missing heap object")
+    path = case("damaged_heap_reference.h5", "/: damaged global heap collection at byte 2048: attribute format_version names object 8323074 of 3 bytes, which the collection does not hold", "string reference to a missing heap object")
     canonical(path)
     with open(path, "r+b") as out:
         data = out.read()
@@ -322,21 +322,21 @@ def main():
          tensors={**GRU, "weight_hh_l0": GRU["weight_hh_l0"].reshape(12)})
 
     compound = np.zeros((6, 3), dtype=[("re", "<f4"), ("im", "<f4")])
-    canonical(case("compound_weight.h5", "/rnn/weight_ih_l0: expected a float or int8 tensor, found a dataset of type class compound", "complex numbers as a compound weight"),
+    canonical(case("compound_weight.h5", "/rnn/weight_ih_l0: expected a float or int8 tensor, found a dataset of type compound", "complex numbers as a compound weight"),
               tensors={**GRU, "weight_ih_l0": compound})
-    canonical(case("vlen_string_weight.h5", "/rnn/weight_ih_l0: expected a float or int8 tensor, found a dataset of type class string", "variable-length strings as a weight"),
+    canonical(case("vlen_string_weight.h5", "/rnn/weight_ih_l0: expected a float or int8 tensor, found a dataset of type variable-length string", "variable-length strings as a weight"),
               tensors={**GRU, "weight_ih_l0": np.array(["w"] * 6, dtype=h5py.string_dtype())})
-    canonical(case("opaque_weight.h5", "/rnn/weight_ih_l0: expected a float or int8 tensor, found a dataset of type class opaque", "opaque bytes as a weight"),
+    canonical(case("opaque_weight.h5", "/rnn/weight_ih_l0: expected a float or int8 tensor, found a dataset of type opaque", "opaque bytes as a weight"),
               tensors={**GRU, "weight_ih_l0": np.zeros((6, 3), dtype="V4")})
-    canonical(case("bool_weight.h5", "/rnn/weight_ih_l0: expected a float or int8 tensor, found a dataset of type class enum", "h5py bools as a weight"),
+    canonical(case("bool_weight.h5", "/rnn/weight_ih_l0: expected a float or int8 tensor, found a dataset of type enum of 2 members", "h5py bools as a weight"),
               tensors={**GRU, "weight_ih_l0": np.ones((6, 3), dtype=bool)})
     def array_type(f, g):
         # numpy expands a subarray dtype in data into dimensions, so create the type explicitly.
         del g["weight_ih_l0"]
         g.create_dataset("weight_ih_l0", shape=(6,), dtype=np.dtype(("<f4", (3,))))
-    canonical(case("array_type_weight.h5", "/rnn/weight_ih_l0: expected a float or int8 tensor, found a dataset of type class array", "an HDF5 array type as a weight"),
+    canonical(case("array_type_weight.h5", "/rnn/weight_ih_l0: expected a float or int8 tensor, found a dataset of type array", "an HDF5 array type as a weight"),
               mutate=array_type)
-    canonical(case("reference_dataset.h5", "/refs: expected a float or int8 tensor, found a dataset of type class reference", "object references"),
+    canonical(case("reference_dataset.h5", "/refs: expected a float or int8 tensor, found a dataset of type reference", "object references"),
               mutate=lambda f, g: f.create_dataset("refs", data=np.array([g.ref], dtype=h5py.ref_dtype)))
     canonical(case("string_size_attr.h5", "attribute input_size: expected one integer, found string \"3\"", "a size written as a string"),
               attrs={**GRU_ATTRS, "input_size": "3"})
@@ -387,7 +387,7 @@ def main():
             out.write(whole[:cut])
     with open(case("signature_only.h5", "truncated", "the 8-byte signature and nothing else"), "wb") as out:
         out.write(whole[:8])
-    with open(case("signature_then_garbage.h5", "H5Fopen failed", "the signature followed by seeded random bytes"), "wb") as out:
+    with open(case("signature_then_garbage.h5", "HDF5 superblock version 139 (this reader reads versions 0 to 3)", "the signature followed by seeded random bytes"), "wb") as out:
         out.write(whole[:8] + np.random.default_rng(7).integers(0, 256, 4096, dtype=np.uint8).tobytes())
     with open(case("zeros.h5", "not an HDF5 file (expected signature 89 48 44 46 0d 0a 1a 0a, found 00 00 00 00 00 00 00 00)", "4 KiB of zero bytes"), "wb") as out:
         out.write(bytes(4096))
@@ -416,11 +416,11 @@ def main():
 
     def loop(data, at, size, free, address):
         data[address + free:address + free + 8] = free.to_bytes(8, "little")  # next free block: itself
-    damage_local_heap(case("local_heap_free_list_loop.h5", "/rnn: local heap at byte 1640: free list loops back to offset 72", "a local heap free list that loops (libhdf5 allocates forever)"), loop)
+    damage_local_heap(case("local_heap_free_list_loop.h5", None, "a local heap free list that loops (libhdf5 allocates forever)"), loop)
 
     def no_nul(data, at, size, free, address):
         data[address + size - 1] = ord("x")
-    damage_local_heap(case("local_heap_no_nul.h5", "/rnn: local heap at byte 1640: its 88 bytes do not end in a NUL byte", "local heap data not ending in NUL (strdup past the heap)"), no_nul)
+    damage_local_heap(case("local_heap_no_nul.h5", None, "local heap data not ending in NUL (strdup past the heap)"), no_nul)
 
     # --- superblock version 2 with old-style groups (paged file space) ----------------------
     canonical(case("paged_file_space.h5", None, "paged file space: superblock 2, old-style groups", "reference.h5"),

@@ -1,35 +1,54 @@
 import Foundation
+import RNNFormat
 import RNNRuntime
 
-// Make a GRU in code with PyTorch's default initialisation (SplitMix64: reproducible), save it,
-// and load it back. Files converted from PyTorch by `rnnconvert import` load the same way.
+// Run from the repository root (tools/example.sh makes the canonical file with rnnconvert):
+//   SwiftAppExample encoder.h5 fixtures/float/gru_bi_2l
+// The fixture folder holds a 2-layer bidirectional GRU at state_dict prefix model.encoder, as an
+// h5py dump (dump.h5) and a torch.save training checkpoint (train.pt), with PyTorch's own input
+// and output (batched.input.npy, batched.output.npy).
+let arguments = CommandLine.arguments
+guard arguments.count == 3 else {
+    print("usage: SwiftAppExample CANONICAL.h5 FIXTURE_DIR")
+    exit(2)
+}
+let fixtures = URL(fileURLWithPath: arguments[2], isDirectory: true)
+let input = try NpyArray.readFloatTensor(path: fixtures.appendingPathComponent("batched.input.npy").path)  // (T, B, I)
+let expected = try NpyArray.readFloatTensor(path: fixtures.appendingPathComponent("batched.output.npy").path)
+
+// Three ways an app gets a model: bytes in memory (downloaded, or decrypted), a bundle URL to
+// a bare h5py dump of a state_dict, and a PyTorch checkpoint. Nothing is executed; every file
+// is checked before use.
+let sources: [(String, ModelFile)] = [
+    ("canonical .h5 from Data", try ModelFile(data: Data(contentsOf: URL(fileURLWithPath: arguments[1])), name: "encoder.h5")),
+    ("h5py dump from a URL", try ModelFile(contentsOf: fixtures.appendingPathComponent("dump.h5"))),
+    ("torch.save checkpoint", try ModelFile(contentsOf: fixtures.appendingPathComponent("train.pt"))),
+]
+var worst: Float = 0
+for (label, file) in sources {
+    let gru = try GRU(file.module(at: "model.encoder"))  // immutable and Sendable: share it between threads
+    let (output, hN) = try gru(input)
+    let difference = zip(output.scalars, expected.scalars).map { abs($0 - $1) }.max() ?? .infinity
+    worst = max(worst, difference)
+    print("\(label): output \(output.shape), h_n \(hN.shape), max |ours - PyTorch| \(difference <= 1e-5 ? "<= 1e-5" : "\(difference)")")
+}
+
+// Streaming: a unidirectional GRU fed one frame at a time gives what one call over the whole
+// sequence gives. This one is made in code with PyTorch's default initialisation (SplitMix64:
+// reproducible). The state is a plain value: keep one per stream.
 var generator = SplitMix64(seed: 42)
-let created = try GRU(inputSize: 4, hiddenSize: 8, numLayers: 2, batchFirst: true, path: "encoder", using: &generator)
-let path = FileManager.default.temporaryDirectory.appendingPathComponent("example-\(UUID().uuidString).h5").path
-defer { try? FileManager.default.removeItem(atPath: path) }
-try ModelFile(modules: [created.record]).write(to: path, overwrite: false)
-
-let file = try ModelFile.read(path: path)
-guard let record = file.modules.first(where: { $0.path == "encoder" }) else {
-    throw RNNFormatError(.moduleNotFound, file: path, "no module at prefix \"encoder\"")
+let streamer = try GRU(inputSize: input.shape[2], hiddenSize: 8, numLayers: 2, using: &generator)
+let sequence = input.slice(along: 1, 0..<1).reshaped([input.shape[0], input.shape[2]])  // (T, I): the first sequence
+var state = streamer.initialState()  // unbatched: h is (layers, hidden)
+var last: [Float] = []
+for t in 0..<sequence.shape[0] {
+    last = try streamer.step(sequence.slice(along: 0, t..<t + 1), state: &state).scalars  // (1, hidden)
 }
-let gru = try GRU(record)  // immutable and Sendable: share it between threads
+let (whole, _) = try streamer(sequence)
+print("streaming \(sequence.shape[0]) frames equals one call:", last == Array(whole.scalars.suffix(8)))
 
-// One call over a batch of two sequences, (B, T, I) because batchFirst; the second sequence is
-// 6 steps long, so its output is zero past step 6 and its h_n is taken at step 6.
-let steps = 10
-let input = Tensor(shape: [2, steps, 4], scalars: (0..<2 * steps * 4).map { Float($0 % 9) / 9 - 0.5 })
-let (output, hN) = try gru(input, lengths: [10, 6])
-print("output", output.shape, "h_n", hN.shape)  // [2, 10, 8] [2, 2, 8]
-
-// Streaming: feed the first sequence one frame at a time, carrying the state between calls.
-// The state is a plain value: keep one per stream.
-let first = input.slice(along: 0, 0..<1).reshaped([steps, 4])  // unbatched (T, I)
-var state = gru.initialState()  // h: (layers, hidden) = (2, 8)
-for t in 0..<steps {
-    let frame = first.slice(along: 0, t..<t + 1)  // (1, I)
-    let y = try gru.step(frame, state: &state)  // (1, hidden)
-    if t == steps - 1 { print("last frame output", y.scalars.prefix(3)) }
+guard worst <= 1e-5 else {
+    print("FAILED: an output differs from PyTorch by \(worst)")
+    exit(1)
 }
-// The streamed state equals the batch call's h_n for that sequence.
-print("same h_n:", state.h.scalars == hN.slice(along: 1, 0..<1).scalars)
+print("all three sources match PyTorch within 1e-5")

@@ -20,7 +20,7 @@ enum FuzzPickle {
     static func main() {
         let path = getenv("RNNKIT_FUZZ_TEMPLATE").map { String(cString: $0) } ?? "fixtures/float/gru_bi_2l/model.pt"
         do {
-            let zip = try ZipArchive(file: try RandomAccessFile(path: path))
+            let zip = try ZipArchive(file: try ByteSource(path: path))
             template = try zip.entries.map { ($0.name, try zip.read($0, maxBytes: 1 << 26)) }
         } catch {
             fatalError("cannot read the template checkpoint \(path): \(error)")

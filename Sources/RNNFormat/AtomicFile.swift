@@ -9,7 +9,7 @@ import Darwin
 /// Replaces a file all at once: the content is produced in a temporary file next to the target,
 /// synced, then renamed over it (or hard-linked, when the target must not exist). On any
 /// failure the temporary file is removed and an existing target is left as it was.
-enum AtomicFile {
+package enum AtomicFile {
     /// Runs `produce` on a fresh temporary path in the target's directory, then commits it.
     ///
     /// - Parameters:
@@ -18,7 +18,7 @@ enum AtomicFile {
     ///     appears while `produce` runs.
     ///   - beforeCommit: test hook run after the temporary file is synced.
     /// - Throws: `RNNFormatError` (`.alreadyExists`, `.io`) or whatever `produce` throws.
-    static func write(
+    package static func write(
         to path: String, overwrite: Bool, beforeCommit: () throws -> Void = {},
         _ produce: (_ temporary: String) throws -> Void
     ) throws {

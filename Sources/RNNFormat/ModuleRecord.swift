@@ -73,6 +73,14 @@ public struct FormatVersion: Sendable, Hashable, Comparable, CustomStringConvert
         self.major = major
         self.minor = minor
     }
+    /// Parses `"major.minor"`: two non-negative decimal numbers of ASCII digits.
+    public init?(_ text: String) {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }),
+              let major = Int(parts[0]), let minor = Int(parts[1])
+        else { return nil }
+        self.init(major: major, minor: minor)
+    }
     public static func < (a: Self, b: Self) -> Bool { (a.major, a.minor) < (b.major, b.minor) }
     public var description: String { "\(major).\(minor)" }
 }
@@ -105,6 +113,9 @@ public struct ModelFile: Sendable, Hashable {
     /// Objects of the source that belong to no RNN module (embeddings, heads, optimizer state),
     /// named as the source names them (HDF5 paths, state_dict keys); sorted. Never written.
     public var leftovers: [String]
+    /// How errors name where the model came from: the path, `<data: NAME>`, or empty for a model
+    /// made in code. Not part of equality: two files holding the same modules are equal.
+    public var source: String = ""
 
     public init(metadata: FileMetadata = FileMetadata(), modules: [ModuleRecord], leftovers: [String] = []) {
         self.metadata = metadata
@@ -114,12 +125,25 @@ public struct ModelFile: Sendable, Hashable {
 }
 
 extension ModelFile {
+    public static func == (a: ModelFile, b: ModelFile) -> Bool {
+        a.metadata == b.metadata && a.modules == b.modules && a.leftovers == b.leftovers
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(metadata)
+        hasher.combine(modules)
+        hasher.combine(leftovers)
+    }
+}
+
+extension ModelFile {
     /// The module at the dotted state_dict `prefix` ("" for the root), or the only module
     /// when `prefix` is nil.
     ///
-    /// - Parameter file: the path the model was read from, for messages.
+    /// - Parameter file: how messages name the model; `source` when nil.
     /// - Throws: `RNNFormatError(.moduleNotFound)` listing the modules the file holds.
-    public func module(at prefix: String?, file: String) throws -> ModuleRecord {
+    public func module(at prefix: String?, file: String? = nil) throws -> ModuleRecord {
+        let file = file ?? (source.isEmpty ? "model" : source)
         let available = modules.map { $0.path.isEmpty ? "\"\" (root)" : $0.path }.joined(separator: ", ")
         guard let prefix else {
             guard modules.count == 1 else {

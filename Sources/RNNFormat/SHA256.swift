@@ -14,10 +14,18 @@ public struct SHA256: Sendable {
     public static func hex<C: Collection>(of bytes: C) -> String where C.Element == UInt8 {
         var hasher = SHA256()
         hasher.update(bytes)
-        return hasher.finalize().map { byte in
-            let digits = Array("0123456789abcdef")
-            return String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
-        }.joined()
+        return hasher.hexDigest()
+    }
+
+    /// The digest as 64 lowercase hex digits; the hasher is spent afterwards.
+    public mutating func hexDigest() -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        for byte in finalize() {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0xF)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// Feeds more input.
@@ -29,7 +37,7 @@ public struct SHA256: Sendable {
     }
 
     /// Feeds more input from raw memory.
-    public mutating func update(raw bytes: UnsafeRawBufferPointer) {
+    mutating func update(raw bytes: UnsafeRawBufferPointer) {
         length &+= UInt64(bytes.count)
         var offset = 0
         if !pending.isEmpty {

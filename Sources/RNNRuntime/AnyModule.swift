@@ -1,3 +1,4 @@
+import RNNFormat
 /// Any module of a model file, run by kind: what a tool that handles every kind uses
 /// (`rnnconvert run`, benchmarks, quantization reports).
 public struct AnyModule: RecurrentModule {

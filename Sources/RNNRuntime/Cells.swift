@@ -1,3 +1,4 @@
+import RNNFormat
 /// A single GRU step with the semantics of `torch.nn.GRUCell`.
 ///
 /// Inputs may carry any number of leading dimensions: (I) unbatched, (B, I), or (..., B, I)

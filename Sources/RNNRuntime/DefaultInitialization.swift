@@ -1,3 +1,4 @@
+import RNNFormat
 extension ModuleRecord {
     /// A module with PyTorch's default initialisation: every parameter drawn from
     /// U(-1/√hidden_size, 1/√hidden_size), in state_dict order, stored as float32.

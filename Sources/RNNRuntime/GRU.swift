@@ -1,3 +1,4 @@
+import RNNFormat
 /// A multi-layer gated recurrent unit with the inference semantics of `torch.nn.GRU`.
 ///
 /// Shapes use T for time steps, B for the batch, I for `inputSize`, D for directions (2 when

@@ -1,3 +1,4 @@
+import RNNFormat
 /// A multi-layer long short-term memory with the inference semantics of `torch.nn.LSTM`,
 /// including `projSize` (each step's h is projected by `weight_hr`).
 ///

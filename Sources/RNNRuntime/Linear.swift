@@ -1,3 +1,4 @@
+import RNNFormat
 import CRNNKernels
 
 /// One matrix product `y = x·Wᵀ + b` over a block of rows.

@@ -1,3 +1,4 @@
+import RNNFormat
 /// The results of one call, in PyTorch's shapes.
 public struct ModuleOutput: Sendable, Hashable {
     /// Sequence modules: (T, B, D·Hout), (B, T, D·Hout) when batch-first, (T, D·Hout) unbatched,

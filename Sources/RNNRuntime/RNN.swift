@@ -1,3 +1,4 @@
+import RNNFormat
 /// A multi-layer Elman RNN with the inference semantics of `torch.nn.RNN`:
 /// h' = tanh(x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh), or ReLU in place of tanh.
 ///

@@ -1,3 +1,4 @@
+import RNNFormat
 /// Every failure of building or running a module.
 ///
 /// Loading a module from a `ModuleRecord` that does not match its hyperparameters throws the

@@ -1,3 +1,4 @@
+import RNNFormat
 /// Which tokens of a (T, B) batch are valid and in which order the driver visits them.
 ///
 /// Like PyTorch's packed sequences, batch elements are visited sorted by decreasing length

@@ -1,3 +1,4 @@
+import RNNFormat
 /// A module that runs with PyTorch's inference semantics and can be saved as a `ModuleRecord`.
 ///
 /// Conforming types are immutable values: many threads may call one module at once, and every

@@ -1,3 +1,4 @@
+import RNNFormat
 /// The products of one layer and direction, prepared once from the module's parameters.
 ///
 /// A class so that the driver takes one reference per layer and direction instead of copying

@@ -1,3 +1,4 @@
+import RNNFormat
 /// The recurrent state carried between chunks of a stream: a value the caller owns.
 ///
 /// Feeding a sequence chunk by chunk through `step(_:state:)` gives the same outputs and final

@@ -1,3 +1,4 @@
+import RNNFormat
 /// Cutting tensors into chunks along one axis and joining them back: what a streaming caller
 /// needs to feed a sequence piece by piece.
 extension Tensor {

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import RNNFormat
+import RNNFormatWriter
+import RNNKitTools
 import RNNRuntime
 
 /// `rnnconvert bench`: times one module of a model file on random input.

@@ -1,5 +1,7 @@
 import ArgumentParser
 import RNNFormat
+import RNNFormatWriter
+import RNNKitTools
 import RNNRuntime
 
 /// `rnnconvert compare`: the difference between two .npy arrays, e.g. our `run` output and

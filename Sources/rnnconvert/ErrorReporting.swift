@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import RNNFormat
+import RNNFormatWriter
+import RNNKitTools
 
 /// The one place a command body's failure becomes what the user sees: exactly one line
 /// `error: <description>` on stderr and a non-zero exit status, never a trap.

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import RNNFormat
+import RNNFormatWriter
+import RNNKitTools
 
 /// `rnnconvert export`: the RNN modules of a model file as a safetensors file that
 /// `safetensors.torch.load_file` turns back into a state_dict.

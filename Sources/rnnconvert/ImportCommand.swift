@@ -1,5 +1,7 @@
 import ArgumentParser
 import RNNFormat
+import RNNFormatWriter
+import RNNKitTools
 
 /// `rnnconvert import SOURCE -o OUT.h5`: writes a canonical v1 file from any readable source.
 struct ImportCommand: ParsableCommand {

@@ -1,5 +1,7 @@
 import ArgumentParser
 import RNNFormat
+import RNNFormatWriter
+import RNNKitTools
 
 extension Nonlinearity: ExpressibleByArgument {}
 

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import RNNFormat
+import RNNFormatWriter
+import RNNKitTools
 
 /// `rnnconvert inspect FILE [--json]`: what a model file holds.
 struct InspectCommand: ParsableCommand {

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import RNNFormat
+import RNNFormatWriter
+import RNNKitTools
 import RNNRuntime
 
 /// `rnnconvert quantize IN -o OUT.h5`: int8 weights with PyTorch's dynamic-quantization rule,

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import RNNFormat
+import RNNFormatWriter
+import RNNKitTools
 import RNNRuntime
 
 /// `rnnconvert run`: one module of a model file on .npy inputs, results as .npy files in

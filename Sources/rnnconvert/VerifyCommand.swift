@@ -1,5 +1,7 @@
 import ArgumentParser
 import RNNFormat
+import RNNFormatWriter
+import RNNKitTools
 
 /// `rnnconvert verify FILE`: checks structure and every stored checksum.
 struct VerifyCommand: ParsableCommand {
@@ -23,13 +25,13 @@ struct VerifyCommand: ParsableCommand {
                 printLine("checksum mismatch in \(mismatch.object ?? "?")")
             }
             guard report.mismatches.isEmpty, let model = report.model else {
-                throw RNNFormatError(.checksumMismatch, file: file, "\(report.mismatches.count) tensor(s) do not match their \(report.checksum)")
+                throw RNNFormatError(.checksumMismatch, file: file, "\(report.mismatches.count) tensor(s) do not match their \(report.checksum.rawValue)")
             }
             if requireChecksums, let first = report.unchecked.first {
                 throw RNNFormatError(.checksumMismatch, file: file, object: first,
                                      "no sha256 attribute (\(report.unchecked.count) tensor(s) without checksum)")
             }
-            let matched = report.checksum == "none" ? "" : "\(report.checked.count) tensor(s) match their \(report.checksum), "
+            let matched = report.checksum == .none ? "" : "\(report.checked.count) tensor(s) match their \(report.checksum.rawValue), "
             printLine("ok: \(file): \(model.modules.count) module(s) valid, \(matched)\(report.unchecked.count) without checksum")
         }
     }

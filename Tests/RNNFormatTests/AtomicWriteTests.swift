@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import RNNFormat
 import _RNNKitTestSupport
+@testable import RNNFormatWriter
 
 @Suite("Atomic, non-clobbering writes")
 struct AtomicWriteTests {

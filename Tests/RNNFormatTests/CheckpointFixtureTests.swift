@@ -163,14 +163,14 @@ struct CheckpointFixtureTests {
         let fixture = try #require(Self.floatCases.first { $0.name == "gru_bi_2l" })
         let report = try ModelFile.verify(path: try #require(fixture.file("pt")))
         #expect(report.isIntact)
-        #expect(report.checked.count == 16 + fixture.extraKeys.count && report.checksum == "CRC-32")
+        #expect(report.checked.count == 16 + fixture.extraKeys.count && report.checksum == .crc32)
         let safetensors = try ModelFile.verify(path: try #require(fixture.file("safetensors")))
-        #expect(safetensors.isIntact && safetensors.checked.isEmpty && safetensors.unchecked.count == 16 && safetensors.checksum == "none")
+        #expect(safetensors.isIntact && safetensors.checked.isEmpty && safetensors.unchecked.count == 16 && safetensors.checksum == .none)
 
         // Damage one byte of the first storage's data (the archive's data/0 member, the embedding:
         // a leftover, whose bytes importing never reads, but verifying does).
         let source = try #require(fixture.file("pt"))
-        let archive = try ZipArchive(file: try RandomAccessFile(path: source))
+        let archive = try ZipArchive(file: try ByteSource(path: source))
         let member = try #require(archive.entries.first { $0.name.hasSuffix("/data/0") })
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: source)))
         bytes[member.dataOffset] ^= 0x01

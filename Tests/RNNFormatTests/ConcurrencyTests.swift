@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import RNNFormat
 import _RNNKitTestSupport
+import RNNFormatWriter
 
 @Suite("One lock serialises libhdf5")
 struct ConcurrencyTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import RNNFormat
 import _RNNKitTestSupport
+import RNNFormatWriter
 
 /// A 64 KiB tmpfs mounted for one test; unmounted and removed when the value goes away.
 final class SmallFilesystem {

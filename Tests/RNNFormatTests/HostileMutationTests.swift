@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import RNNFormat
 import _RNNKitTestSupport
+import RNNFormatWriter
 
 /// Good files cut short at many offsets and with seeded byte flips, generated at run time:
 /// every read ends in a clear one-line error or, for damage the format cannot detect, a normal

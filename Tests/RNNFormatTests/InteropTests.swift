@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import RNNFormat
 import _RNNKitTestSupport
+@testable import RNNFormatWriter
 
 /// Our files read by other tools: h5py (the reference reader of the ecosystem) and h5dump.
 @Suite("Interop: h5py and h5dump read what we write")

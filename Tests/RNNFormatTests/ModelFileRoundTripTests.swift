@@ -1,6 +1,7 @@
 import Testing
 @testable import RNNFormat
 import _RNNKitTestSupport
+import RNNFormatWriter
 
 @Suite("Model file write/read round trips")
 struct ModelFileRoundTripTests {

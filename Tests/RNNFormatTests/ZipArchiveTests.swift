@@ -25,7 +25,7 @@ struct ZipArchiveTests {
     private func open(_ bytes: [UInt8], in directory: TemporaryDirectory, limits: ZipLimits = ZipLimits()) throws -> ZipArchive {
         let path = directory.file("a.zip")
         #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
-        return try ZipArchive(file: try RandomAccessFile(path: path), limits: limits)
+        return try ZipArchive(file: try ByteSource(path: path), limits: limits)
     }
 
     private func code(_ body: () throws -> Void) -> RNNFormatError? {

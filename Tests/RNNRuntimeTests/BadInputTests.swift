@@ -1,5 +1,6 @@
 import RNNRuntime
 import Testing
+import RNNFormat
 
 /// Inputs a caller gets wrong, and values PyTorch passes through: each either throws a typed
 /// error naming the argument, or (NaN) gives PyTorch's result. Complements ShapeErrorTests.

@@ -1,6 +1,7 @@
 import Foundation
 @testable import RNNRuntime
 import Testing
+import RNNFormat
 
 /// Int8 modules reproduce PyTorch's quantized modules bit for bit when the element-wise math
 /// mirrors the CPU capability the fixtures were made with (case.json "quant.cpu_capability").

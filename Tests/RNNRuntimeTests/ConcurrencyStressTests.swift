@@ -1,6 +1,8 @@
 import Foundation
 import RNNRuntime
 import Testing
+import RNNFormat
+import RNNFormatWriter
 
 /// Many tasks loading, running and writing models at once (tools/tsan.sh runs this suite under
 /// ThreadSanitizer): every result equals the serial one, every file written reads back equal.

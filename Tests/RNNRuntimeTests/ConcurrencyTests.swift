@@ -1,5 +1,6 @@
 import RNNRuntime
 import Testing
+import RNNFormat
 
 /// One loaded model shared by many tasks at once gives every task the serial result.
 @Suite("Concurrency")

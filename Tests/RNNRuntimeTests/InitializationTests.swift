@@ -1,6 +1,8 @@
 import Foundation
 import RNNRuntime
 import Testing
+import RNNFormat
+import RNNFormatWriter
 
 /// Modules created in code: PyTorch's default initialisation, reproducible from a seed, and
 /// saved and reloaded through their `ModuleRecord`.

@@ -1,6 +1,7 @@
 import Foundation
 import RNNRuntime
 import Testing
+import RNNFormat
 
 /// Vector sigmoid/tanh and the fused GRU/LSTM updates against Double references.
 @Suite struct KernelCellTests {

@@ -1,6 +1,7 @@
 import CRNNKernels
 import Testing
 import RNNRuntime
+import RNNFormat
 
 /// The float32 product kernel against a Double reference.
 ///

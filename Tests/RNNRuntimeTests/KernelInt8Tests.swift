@@ -1,5 +1,6 @@
 import Testing
 import RNNRuntime
+import RNNFormat
 
 /// The u8 × s8 kernel: accumulators equal to an Int64 reference, and the epilogue bit-identical
 /// to `fmaf(Float(acc - zp·colsum), xs·ws[j], bias[j])` computed in Swift (Float.addingProduct is

@@ -1,5 +1,6 @@
 import Testing
 import RNNRuntime
+import RNNFormat
 
 /// Activation range and quantization passes against scalar Swift written from the note's rule:
 /// q = clamp(roundHalfEven(x · inv) + zp, 0, 255), the product in float32.

@@ -1,5 +1,6 @@
 import RNNRuntime
 import Testing
+import RNNFormat
 
 /// A leading V runs V independent calls: the result is the stack of the separate calls
 /// (the PyTorch fixtures cover V without lengths; these cover lengths per slice and cells

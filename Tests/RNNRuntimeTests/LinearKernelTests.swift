@@ -1,5 +1,6 @@
 import RNNRuntime
 import Testing
+import RNNFormat
 
 /// The float product against a naive double-precision reference on shapes that exercise every
 /// block and tail of the kernel.

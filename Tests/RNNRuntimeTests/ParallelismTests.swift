@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 @testable import RNNRuntime
 import Testing
+import RNNFormat
 
 /// Two threads run the directions of a bidirectional layer at once; results must not change.
 @Suite struct ParallelismTests {

@@ -1,6 +1,7 @@
 import Foundation
 import RNNRuntime
 import Testing
+import RNNFormat
 
 /// Every float fixture call (every kind and option: bidirectional, layers, projection,
 /// batch_first, no bias, float16/float64 weights, h0/c0, packed unsorted lengths, unbatched,

@@ -1,6 +1,9 @@
 import Foundation
 import RNNRuntime
 import Testing
+import RNNFormat
+import RNNFormatWriter
+import RNNKitTools
 
 /// The quantized cases of `fixtures/quant/`: PyTorch's `quantize_dynamic` weights and its
 /// fbgemm outputs against ours.

@@ -1,5 +1,6 @@
 import Testing
 @testable import RNNRuntime
+import RNNFormat
 
 @Suite("Int8 kernel against a naive Int64 reference")
 struct QuantizedKernelTests {

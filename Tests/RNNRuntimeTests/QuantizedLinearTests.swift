@@ -1,5 +1,6 @@
 import Testing
 @testable import RNNRuntime
+import RNNFormat
 
 @Suite("Int8 Linear against a naive reference of the same rule")
 struct QuantizedLinearTests {

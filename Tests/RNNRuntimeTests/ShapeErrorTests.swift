@@ -1,5 +1,6 @@
 import RNNRuntime
 import Testing
+import RNNFormat
 
 /// Wrong shapes and lengths throw an `RNNRuntimeError` naming the argument, the expected and
 /// the actual shape; nothing crashes.

@@ -1,5 +1,6 @@
 @testable import RNNRuntime
 import Testing
+import RNNFormat
 
 /// Feeding a sequence in chunks through `step(_:state:)` equals one call over it.
 @Suite("Streaming")

@@ -2,6 +2,7 @@ import Foundation
 import RNNFormat
 import Testing
 import _RNNKitTestSupport
+import RNNFormatWriter
 
 /// `rnnconvert run` on inputs a user gets wrong: one `error:` line and exit status 1, never a
 /// trap; NaN is passed through as PyTorch does (README.md, "Security").

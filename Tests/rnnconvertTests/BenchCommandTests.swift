@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import RNNFormat
 
 /// `rnnconvert bench` on the fixtures: the JSON a script reads, and one-line refusals.
 @Suite("rnnconvert bench")

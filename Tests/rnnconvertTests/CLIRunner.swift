@@ -1,5 +1,6 @@
 import Foundation
 import _RNNKitTestSupport
+import RNNFormat
 
 /// Runs the built `rnnconvert` binary, as a user would.
 enum CLI {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import RNNFormat
 
 @Suite("rnnconvert compare")
 struct CompareCommandTests {

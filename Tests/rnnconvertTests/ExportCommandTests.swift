@@ -2,6 +2,7 @@ import Foundation
 import RNNFormat
 import Testing
 import _RNNKitTestSupport
+import RNNFormatWriter
 
 /// `rnnconvert export` end to end: PyTorch checkpoints to safetensors, then `run` on the result.
 @Suite("rnnconvert export")

@@ -2,6 +2,8 @@ import Foundation
 import RNNFormat
 import Testing
 import _RNNKitTestSupport
+@testable import RNNFormatWriter
+import RNNKitTools
 
 /// inspect, import and verify, run as the built binary.
 @Suite("rnnconvert inspect / import / verify")

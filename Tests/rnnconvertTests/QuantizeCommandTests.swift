@@ -2,6 +2,7 @@ import Foundation
 import RNNFormat
 import Testing
 import _RNNKitTestSupport
+import RNNFormatWriter
 
 /// `rnnconvert quantize` end to end: the built binary on the PyTorch fixtures.
 @Suite("rnnconvert quantize")

@@ -75,8 +75,8 @@ public enum SafetensorsFile {
 
     /// Parses and validates the header of `file`.
     /// - Throws: `.notRecognized`, `.truncated`, `.malformed` (naming the tensor and what is wrong).
-    static func readHeader(_ file: RandomAccessFile) throws -> Header {
-        let path = file.path
+    static func readHeader(_ file: ByteSource) throws -> Header {
+        let path = file.name
         func malformed(_ message: String, _ object: String? = nil) -> RNNFormatError {
             RNNFormatError(.malformed, file: path, object: object, "safetensors: " + message)
         }
@@ -170,7 +170,12 @@ public enum SafetensorsFile {
     ///   `.moduleNotFound` when no RNN is found, module errors naming the tensor.
     public static func read(path: String, options: InferenceOptions = InferenceOptions(),
                             limits: CheckpointLimits = CheckpointLimits()) throws -> ModelFile {
-        let file = try RandomAccessFile(path: path)
+        try read(ByteSource(path: path), options: options, limits: limits)
+    }
+
+    /// `read(path:options:limits:)` from any byte source.
+    static func read(_ file: ByteSource, options: InferenceOptions, limits: CheckpointLimits = CheckpointLimits()) throws -> ModelFile {
+        let path = file.name
         let header = try readHeader(file)
         let byName = Dictionary(header.entries.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var bytesRead = 0

@@ -53,12 +53,11 @@ struct SafetensorsMetadata {
         }
         var version: FormatVersion?
         if map["format"] == FileMetadata.formatName, let text = map["format_version"] {
-            let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-            guard parts.count == 2, let major = Int(parts[0]), let minor = Int(parts[1]), major >= 0, minor >= 0 else {
+            guard let parsed = FormatVersion(text) else {
                 throw invalid("expected format_version 'major.minor', found '\(text.prefix(32))'")
             }
-            version = FormatVersion(major: major, minor: minor)
-            guard major <= FileMetadata.currentVersion.major else {
+            version = parsed
+            guard parsed.major <= FileMetadata.currentVersion.major else {
                 throw RNNFormatError(.unsupportedVersion, file: file, object: "__metadata__",
                                      "format_version \(text) is newer than this reader (\(FileMetadata.currentVersion))")
             }

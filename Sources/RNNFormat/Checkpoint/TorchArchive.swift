@@ -12,7 +12,7 @@ final class TorchArchive {
     private var cached: (key: String, bytes: [UInt8])?
     private var bytesRead = 0
 
-    var path: String { zip.file.path }
+    var path: String { zip.file.name }
     var pickleMember: String { root + "/data.pkl" }
 
     /// Locates the pickle and byte order of a torch.save archive.
@@ -21,7 +21,7 @@ final class TorchArchive {
     init(zip: ZipArchive, limits: CheckpointLimits) throws {
         self.zip = zip
         self.limits = limits
-        let path = zip.file.path
+        let path = zip.file.name
         let pickles = zip.entries.filter { entry in
             let parts = entry.name.split(separator: "/", omittingEmptySubsequences: false)
             return parts.count == 2 && parts[1] == "data.pkl" && !parts[0].isEmpty

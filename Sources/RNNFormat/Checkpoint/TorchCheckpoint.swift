@@ -25,13 +25,13 @@ public enum TorchCheckpoint {
     ///   `.malformed`/`.truncated`/`.checksumMismatch`/`.refused` for damaged or hostile files.
     public static func read(path: String, options: InferenceOptions = InferenceOptions(),
                             limits: CheckpointLimits = CheckpointLimits()) throws -> ModelFile {
-        try read(path: path, options: options, limits: limits, checkEveryMember: false)
+        try read(ByteSource(path: path), options: options, limits: limits, checkEveryMember: false)
     }
 
     /// `read`, and with `checkEveryMember` the CRC-32 of every archive member is verified too,
     /// not only of the storages the modules use (`ModelFile.verify`).
-    static func read(path: String, options: InferenceOptions, limits: CheckpointLimits, checkEveryMember: Bool) throws -> ModelFile {
-        let file = try RandomAccessFile(path: path)
+    static func read(_ file: ByteSource, options: InferenceOptions, limits: CheckpointLimits, checkEveryMember: Bool) throws -> ModelFile {
+        let path = file.name
         let prefix = try file.readPrefix(at: 0, maxCount: 512)
         if let legacy = legacyKind(prefix) {
             if legacy == .pickleStream {

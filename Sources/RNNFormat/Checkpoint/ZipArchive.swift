@@ -32,7 +32,7 @@ struct ZipArchive {
         var dataOffset: Int
     }
 
-    let file: RandomAccessFile
+    let file: ByteSource
     /// Members in central-directory order.
     let entries: [Entry]
     private let indexByName: [String: Int]
@@ -47,10 +47,10 @@ struct ZipArchive {
     /// Parses the central directory of `file`.
     /// - Throws: `RNNFormatError` `.notRecognized` (no end-of-central-directory record),
     ///   `.malformed` (inconsistent or out-of-range directory), `.unsupported` (multi-disk, encrypted).
-    init(file: RandomAccessFile, limits: ZipLimits = ZipLimits()) throws {
+    init(file: ByteSource, limits: ZipLimits = ZipLimits()) throws {
         self.file = file
         self.limits = limits
-        let path = file.path
+        let path = file.name
         func malformed(_ message: String, _ object: String? = nil) -> RNNFormatError {
             RNNFormatError(.malformed, file: path, object: object, "zip: " + message)
         }
@@ -221,7 +221,7 @@ struct ZipArchive {
     /// - Throws: `.refused` when the declared size is over a cap or the data inflates beyond it,
     ///   `.malformed` for a bad deflate stream or size mismatch, `.checksumMismatch` for a CRC error.
     func read(_ entry: Entry, maxBytes: Int) throws -> [UInt8] {
-        let path = file.path
+        let path = file.name
         let archiveCap = Checked.multiply(max(file.size, 1), limits.maxExpansionRatio) ?? Int.max
         guard entry.method != 0 || entry.compressedSize == entry.uncompressedSize else {
             throw RNNFormatError(.malformed, file: path, object: entry.name,
@@ -240,8 +240,7 @@ struct ZipArchive {
         case 0:
             bytes = try file.read(at: entry.dataOffset, count: entry.compressedSize)
         case 8:
-            bytes = try BoundedInflater.inflate(file: file, offset: entry.dataOffset, compressedSize: entry.compressedSize,
-                                                expectedSize: entry.uncompressedSize, member: entry.name)
+            bytes = try inflate(entry)
         default:
             throw RNNFormatError(.unsupported, file: path, object: entry.name,
                                  "zip: compression method \(entry.method) is not supported (expected 0 stored or 8 deflate)")
@@ -253,9 +252,33 @@ struct ZipArchive {
         }
         return bytes
     }
+
+    /// Inflates a deflated member, read from the file a megabyte at a time, expecting exactly
+    /// its declared size.
+    private func inflate(_ entry: Entry) throws -> [UInt8] {
+        func failure(_ code: RNNFormatError.Code, _ message: String) -> RNNFormatError {
+            RNNFormatError(code, file: file.name, object: entry.name, message)
+        }
+        var consumed = 0
+        let out: [UInt8]
+        do {
+            out = try BoundedInflater.inflate(windowBits: -15, limit: entry.uncompressedSize) {
+                let piece = try file.read(at: entry.dataOffset + consumed, count: min(1 << 20, entry.compressedSize - consumed))
+                consumed += piece.count
+                return piece
+            }
+        } catch BoundedInflater.Failure.beyondLimit {
+            throw failure(.refused, "zip member inflates beyond its declared size of \(entry.uncompressedSize) bytes; refusing (possible zip bomb)")
+        } catch BoundedInflater.Failure.corrupt(let reason) {
+            throw failure(.malformed, "corrupt deflate stream: \(reason)")
+        } catch BoundedInflater.Failure.unterminated(let produced) {
+            throw failure(.truncated, "deflate stream ends after \(produced) of \(entry.uncompressedSize) bytes without its end marker")
+        }
+        guard out.count == entry.uncompressedSize else {
+            throw failure(.malformed, "inflated to \(out.count) bytes, the archive declares \(entry.uncompressedSize)")
+        }
+        return out
+    }
 }
 
-private func hex(_ v: UInt32) -> String {
-    let digits = String(v, radix: 16)
-    return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
-}
+

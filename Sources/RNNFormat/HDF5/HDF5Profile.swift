@@ -1,5 +1,3 @@
-import CHDF5
-
 /// Limits of the restricted reading profile (spec/FORMAT.md "Security").
 public enum HDF5ProfileLimits {
     /// Nesting of groups below the root.
@@ -13,8 +11,17 @@ public enum HDF5ProfileLimits {
     /// A compressed dataset may declare at most this many times the bytes it stores. Deflate
     /// cannot exceed about 1032:1, so honest data stays below.
     public static let maxCompressionRatio = 1100
-    /// Length of a link name in bytes.
+    /// Length of a link or attribute name in bytes.
     public static let maxNameBytes = 1024
+    /// All metadata read from one file: object headers, B-trees, heaps, chunk indexes.
+    public static let maxMetadataBytes = 256 << 20
+    /// One global heap collection (where variable-length strings live).
+    public static let maxGlobalHeapBytes = 16 << 20
+    /// One chunk before filtering: at most this, or the whole dataset when that is larger.
+    public static let maxChunkBytes = 64 << 20
+    /// Chunks and messages of one object header.
+    static let maxHeaderChunks = 1024
+    static let maxHeaderMessages = 4096
 }
 
 /// How a dataset stores its elements, as far as the profile allows.
@@ -49,11 +56,12 @@ enum HDF5Element: Equatable {
     }
 }
 
-/// What the profile walk saw: every group and dataset, checked, before any data is read.
+/// What the profile walk saw: every group and dataset, checked, with its attributes decoded and
+/// its data located, before any tensor data is read.
 struct HDF5Catalog {
     struct Group {
         var path: String
-        var attributes: [String]
+        var attributes: [HDF5Attribute]
         var groups: [String]
         var datasets: [String]
     }
@@ -64,10 +72,10 @@ struct HDF5Catalog {
         var name: String
         var shape: [Int]
         var element: HDF5Element
-        var attributes: [String]
-        var declaredBytes: Int
-        /// File bytes of a contiguous dataset's data.
-        var dataRange: Range<Int>?
+        var attributes: [HDF5Attribute]
+        var plan: HDF5DataPlan
+
+        var declaredBytes: Int { plan.byteCount }
     }
 
     /// Groups in walk order, the root first.
@@ -76,111 +84,95 @@ struct HDF5Catalog {
     var datasets: [Dataset] = []
 }
 
+extension [HDF5Attribute] {
+    /// The attribute named `name`.
+    subscript(named name: String) -> HDF5Attribute? { first { $0.name == name } }
+    var names: [String] { map(\.name) }
+}
+
 /// Joins an HDF5 group path and a link name.
-func hdf5Path(_ group: String, _ name: String) -> String {
+package func hdf5Path(_ group: String, _ name: String) -> String {
     group == "/" ? "/" + name : group + "/" + name
 }
 
-extension HDF5Session {
-    /// Walks the whole file and enforces the restricted reading profile.
+extension HDF5Reader {
+    /// Walks the whole file from the root group and enforces the restricted reading profile.
     ///
     /// Refuses soft, external and user-defined links, objects reached twice (hard-link loops and
-    /// aliases), named datatypes, external storage, virtual datasets, filters other than
-    /// deflate, shuffle and fletcher32, non-numeric datasets, and anything beyond
-    /// `HDF5ProfileLimits`; compares each dataset's declared bytes with what it stores.
-    /// Reads metadata only.
+    /// aliases), named datatypes, shared messages, external storage, virtual datasets, filters
+    /// other than deflate, shuffle and fletcher32, non-numeric datasets, and anything beyond
+    /// `HDF5ProfileLimits`; compares each dataset's declared bytes with what it stores. Reads
+    /// metadata only.
     ///
-    /// - Throws: `RNNFormatError` with `.refused` or `.unsupportedType` naming the object.
-    func walkProfile(_ fileID: hid_t, structure: HDF5StructureCheck?) throws -> HDF5Catalog {
-        var size: hsize_t = 0
-        try status("H5Fget_filesize") { H5Fget_filesize(fileID, &size) }
-        var walk = ProfileWalk(session: self, fileSize: Int(clamping: size), structure: structure)
-        var root = chdf5_object_info_t()
-        try status("H5Oget_info", object: "/") { chdf5_object_info(fileID, "/", &root) }
-        walk.visited[identity(root)] = "/"
-        try withGroup(fileID, "/", object: "/") { try walk.visitGroup($0, path: "/", depth: 0) }
+    /// - Throws: `RNNFormatError` with `.refused` or `.unsupportedType` naming the object, or
+    ///   `.malformed` for damage.
+    func catalog() throws -> HDF5Catalog {
+        var walk = ProfileWalk(reader: self)
+        let root = try HDF5ObjectHeader(reader: self, address: rootAddress, object: "/")
+        walk.visited[rootAddress] = "/"
+        try walk.visitGroup(root, path: "/", depth: 0)
         return walk.catalog
-    }
-
-    fileprivate func identity(_ info: chdf5_object_info_t) -> [UInt8] {
-        withUnsafeBytes(of: info.identity) { Array($0) }
     }
 }
 
 private struct ProfileWalk {
-    let session: HDF5Session
-    let fileSize: Int
-    /// Checks each object header before libhdf5 decodes it (nil when the file has no
-    /// superblock the check can read; libhdf5 then refuses the file itself).
-    let structure: HDF5StructureCheck?
+    let reader: HDF5Reader
     var catalog = HDF5Catalog()
-    var visited: [[UInt8]: String] = [:]
+    var visited: [UInt64: String] = [:]
     var objects = 0
 
-    init(session: HDF5Session, fileSize: Int, structure: HDF5StructureCheck?) {
-        self.session = session
-        self.fileSize = fileSize
-        self.structure = structure
+    init(reader: HDF5Reader) { self.reader = reader }
+
+    func refuse(_ object: String, _ message: String) -> RNNFormatError { reader.refused(object, message) }
+
+    /// Refuses messages that a reader must understand and this one does not.
+    func checkMessages(_ header: HDF5ObjectHeader, object: String) throws {
+        for message in header.messages where message.kind == nil && message.failIfUnknown {
+            throw refuse(object, "object header message of unknown type \(message.type), which readers must understand, refused")
+        }
     }
 
-    func refuse(_ object: String, _ message: String) -> RNNFormatError {
-        RNNFormatError(.refused, file: session.file, object: object, message)
-    }
-
-    mutating func visitGroup(_ group: hid_t, path: String, depth: Int) throws {
+    mutating func visitGroup(_ header: HDF5ObjectHeader, path: String, depth: Int) throws {
         guard depth <= HDF5ProfileLimits.maxDepth else {
             throw refuse(path, "groups nested deeper than \(HDF5ProfileLimits.maxDepth) levels")
         }
-        let attributes = try checkedAttributes(group, object: path)
-        var info = H5G_info_t()
-        try session.status("H5Gget_info", object: path) { H5Gget_info(group, &info) }
-        guard Int(clamping: info.nlinks) <= HDF5ProfileLimits.maxObjects - objects else {
+        try checkMessages(header, object: path)
+        let attributes = try reader.attributes(of: header, object: path)
+        let links = try reader.links(of: header, object: path).sorted { $0.name < $1.name }
+        guard links.count <= HDF5ProfileLimits.maxObjects - objects else {
             throw refuse(path, "more than \(HDF5ProfileLimits.maxObjects) objects in the file")
         }
         var entry = HDF5Catalog.Group(path: path, attributes: attributes, groups: [], datasets: [])
         let groupIndex = catalog.groups.count
         catalog.groups.append(entry)
-        for index in 0..<Int(info.nlinks) {
+        var names = Set<String>()
+        for link in links {
             objects += 1
-            let name = try linkName(group, index: index, object: path)
-            let child = hdf5Path(path, name)
-            switch chdf5_link_type(group, name) {
-            case H5L_TYPE_HARD:
-                break
-            case H5L_TYPE_SOFT:
-                throw refuse(child, "soft link refused (the profile allows hard links only)")
-            case H5L_TYPE_EXTERNAL:
-                throw refuse(child, "external link refused (it points into another file)")
-            case H5L_TYPE_ERROR:
-                throw session.error("H5Lget_info", object: child)
-            default:
-                throw refuse(child, "user-defined link refused (the profile allows hard links only)")
+            let child = hdf5Path(path, link.name)
+            guard names.insert(link.name).inserted else {
+                throw reader.damaged("group", at: header.address, object: path, "two links named \(link.name.debugDescription)")
             }
-            // The target's header is checked before libhdf5 loads it for H5Oget_info.
-            var target = [UInt8](repeating: 0, count: 16)
-            try session.status("H5Lget_info", object: child) { chdf5_link_target(group, name, &target) }
-            try structure?.checkObjectHeader(address: HDF5StructureCheck.integer(target.prefix(8)), object: child)
-            var info = chdf5_object_info_t()
-            try session.status("H5Oget_info_by_name", object: child) { chdf5_object_info(group, name, &info) }
-            let id = session.identity(info)
-            if let first = visited[id] {
+            let address: UInt64
+            switch link.target {
+            case .hard(let target): address = target
+            case .soft: throw refuse(child, "soft link refused (the profile allows hard links only)")
+            case .external: throw refuse(child, "external link refused (it points into another file)")
+            case .userDefined: throw refuse(child, "user-defined link refused (the profile allows hard links only)")
+            }
+            if let first = visited[address] {
                 throw refuse(child, "hard link to an object already reached as \(first) (loops and aliases are refused)")
             }
-            visited[id] = child
-            switch info.type {
-            case H5O_TYPE_GROUP:
-                entry.groups.append(name)
-                try session.withGroup(group, name, object: child) { sub in
-                    try visitGroup(sub, path: child, depth: depth + 1)
-                }
-            case H5O_TYPE_DATASET:
-                entry.datasets.append(name)
-                try session.withDataset(group, name, object: child) { dataset in
-                    try visitDataset(dataset, path: child, group: path, name: name)
-                }
-            case H5O_TYPE_NAMED_DATATYPE:
+            visited[address] = child
+            let object = try HDF5ObjectHeader(reader: reader, address: address, object: child)
+            if !object.messages(.layout).isEmpty {
+                entry.datasets.append(link.name)
+                try visitDataset(object, path: child, group: path, name: link.name)
+            } else if !object.messages(.linkInfo).isEmpty || !object.messages(.symbolTable).isEmpty {
+                entry.groups.append(link.name)
+                try visitGroup(object, path: child, depth: depth + 1)
+            } else if !object.messages(.datatype).isEmpty {
                 throw refuse(child, "named datatype refused (the profile allows groups and datasets only)")
-            default:
+            } else {
                 throw refuse(child, "object of unknown type refused")
             }
         }
@@ -188,184 +180,142 @@ private struct ProfileWalk {
         catalog.groups[groupIndex].datasets = entry.datasets
     }
 
-    func linkName(_ group: hid_t, index: Int, object: String) throws -> String {
-        let length = try session.count("H5Lget_name_by_idx", object: object) {
-            H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), nil, 0, chdf5_p_default())
+    mutating func visitDataset(_ header: HDF5ObjectHeader, path: String, group: String, name: String) throws {
+        try checkMessages(header, object: path)
+        let attributes = try reader.attributes(of: header, object: path)
+        if !header.messages(.externalFiles).isEmpty {
+            throw refuse(path, "external storage refused (data kept in other files)")
         }
-        guard length <= HDF5ProfileLimits.maxNameBytes else {
-            throw refuse(object, "link name of \(length) bytes (at most \(HDF5ProfileLimits.maxNameBytes) allowed)")
-        }
-        var buffer = [CChar](repeating: 0, count: length + 1)
-        _ = try session.count("H5Lget_name_by_idx", object: object) {
-            H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, hsize_t(index), &buffer, buffer.count, chdf5_p_default())
-        }
-        let name = String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        // Names end up in one-line messages and in state_dict keys.
-        guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw refuse(object, "link name \(name.debugDescription) with control characters refused")
-        }
-        return name
-    }
-
-    /// The attribute names of an object, each checked against the caps.
-    ///
-    /// Known names are looked up one by one (`H5Aexists`); the object's attribute table is
-    /// enumerated only when it holds attributes beyond those, because libhdf5 1.10 can crash
-    /// while cleaning up a table with a damaged attribute message (found by fuzzing), where
-    /// the lookup by name reports an error.
-    func checkedAttributes(_ owner: hid_t, object: String) throws -> [String] {
-        let count = try session.count("H5Aget_num_attrs", object: object) { H5Aget_num_attrs(owner) }
-        guard count <= HDF5AttributeLimits.maxPerObject else {
-            throw refuse(object, "expected at most \(HDF5AttributeLimits.maxPerObject) attributes, found \(count)")
-        }
-        guard count > 0 else { return [] }
-        var names: [String] = []
-        for name in HDF5Layout.knownAttributes {
-            if try session.truth("H5Aexists", object: object, { H5Aexists(owner, name) }) {
-                names.append(name)
+        func required(_ type: HDF5MessageType) throws -> HDF5Message {
+            guard let message = try header.single(type, reader: reader, object: path) else {
+                throw reader.damaged("dataset", at: header.address, object: path, "no \(type) message")
             }
-        }
-        if names.count < count {
-            names = try session.attributeNames(owner, object: object)
-        }
-        for name in names {
-            try session.checkAttribute(owner, name, object: object)
-        }
-        return names
-    }
-
-    mutating func visitDataset(_ dataset: hid_t, path: String, group: String, name: String) throws {
-        let attributes = try checkedAttributes(dataset, object: path)
-        let shape = try session.withDatasetSpace(dataset, object: path) { space -> [Int] in
-            let kind = try session.spaceClass(space, object: path)
-            if kind == H5S_SCALAR { return [] }
-            guard kind == H5S_SIMPLE else {
-                throw RNNFormatError(.unsupportedType, file: session.file, object: path, "expected a tensor, found a dataset with a null (empty) dataspace")
+            guard !message.isShared else {
+                throw refuse(path, "shared (committed) \(type) message refused")
             }
-            let rank = try session.count("H5Sget_simple_extent_ndims", object: path) { H5Sget_simple_extent_ndims(space) }
-            guard rank <= HDF5ProfileLimits.maxRank else {
-                throw refuse(path, "rank \(rank) (at most \(HDF5ProfileLimits.maxRank) allowed)")
-            }
-            var dims = [hsize_t](repeating: 0, count: rank)
-            _ = try session.count("H5Sget_simple_extent_dims", object: path) { H5Sget_simple_extent_dims(space, &dims, nil) }
-            return dims.map { Int(clamping: $0) }
+            return message
         }
-        var elements = 1
-        for dim in shape {
-            let (product, overflow) = elements.multipliedReportingOverflow(by: dim)
-            guard !overflow, product <= HDF5ProfileLimits.maxElements else {
-                throw refuse(path, "shape \(shape) declares more than \(HDF5ProfileLimits.maxElements) elements")
-            }
-            elements = product
+        let spaceMessage = try required(.dataspace)
+        let typeMessage = try required(.datatype)
+        let layoutMessage = try required(.layout)
+        let space = try HDF5Dataspace(spaceMessage.data, reader: reader, at: spaceMessage.address, object: path)
+        guard space.kind != .null else {
+            throw RNNFormatError(.unsupportedType, file: reader.name, object: path, "expected a tensor, found a dataset with a null (empty) dataspace")
         }
-        let element = try session.withDatasetType(dataset, object: path) { type in
-            try session.element(of: type, object: path)
+        guard space.dims.count <= HDF5ProfileLimits.maxRank else {
+            throw refuse(path, "rank \(space.dims.count) (at most \(HDF5ProfileLimits.maxRank) allowed)")
+        }
+        guard let elements = space.elementCount(), elements <= HDF5ProfileLimits.maxElements else {
+            throw refuse(path, "shape \(space.dims) declares more than \(HDF5ProfileLimits.maxElements) elements")
+        }
+        var typeCursor = reader.cursor(typeMessage.data, "datatype message", at: typeMessage.address, object: path)
+        let type = try HDF5Datatype(&typeCursor, reader: reader, at: typeMessage.address, object: path)
+        let element: HDF5Element
+        let bigEndian: Bool
+        switch type {
+        case .integer(let size, let signed, let big):
+            element = .integer(bytes: size, signed: signed)
+            bigEndian = big
+        case .float(let size, let big):
+            element = .float(bytes: size)
+            bigEndian = big
+        case .otherFloat:
+            throw RNNFormatError(.unsupportedType, file: reader.name, object: path, "expected an IEEE float16, float32 or float64 tensor, found a \(type.description)")
+        default:
+            throw RNNFormatError(.unsupportedType, file: reader.name, object: path,
+                                 "expected a float or int8 tensor, found a dataset of type \(type.description)")
+        }
+        var pipeline = HDF5FilterPipeline()
+        if let message = try header.single(.filterPipeline, reader: reader, object: path) {
+            guard !message.isShared else { throw refuse(path, "shared (committed) filter pipeline message refused") }
+            pipeline = try HDF5FilterPipeline(message.data, reader: reader, at: message.address, object: path)
+        }
+        for filter in pipeline.filters where !HDF5Filters.allowed.contains(filter.id) {
+            throw refuse(path, "filter \(HDF5Filters.name(filter.id, stored: filter.name)) (id \(filter.id)) refused; allowed: deflate, shuffle, fletcher32")
+        }
+        let newFill = try header.single(.fillValue, reader: reader, object: path)
+        let oldFill = try header.single(.fillValueOld, reader: reader, object: path)
+        if newFill?.isShared == true || oldFill?.isShared == true { throw refuse(path, "shared (committed) fill value message refused") }
+        let fill = try HDF5FillValue(new: newFill, old: oldFill, reader: reader, object: path)
+        if let bytes = fill.bytes, bytes.count != element.byteWidth {
+            throw reader.damaged("fill value message", at: newFill?.address ?? oldFill?.address, object: path,
+                                 "a fill value of \(bytes.count) bytes for elements of \(element.byteWidth)")
         }
         let declared = elements * element.byteWidth
-        var dataRange: Range<Int>? = nil
-        try session.withDatasetCreationList(dataset, object: path) { plist in
-            let external = try session.count("H5Pget_external_count", object: path) { H5Pget_external_count(plist) }
-            guard external == 0 else {
-                throw refuse(path, "external storage refused (data kept in \(external) other file(s))")
-            }
-            let layout = try session.call("H5Pget_layout", object: path, failed: { $0 == H5D_LAYOUT_ERROR }) { H5Pget_layout(plist) }
-            guard layout != H5D_VIRTUAL else {
-                throw refuse(path, HDF5StructureCheck.virtualDatasetRefusal)
-            }
-            guard layout == H5D_CONTIGUOUS || layout == H5D_CHUNKED || layout == H5D_COMPACT else {
-                throw session.error("H5Pget_layout", object: path)
-            }
-            let filters = try session.count("H5Pget_nfilters", object: path) { H5Pget_nfilters(plist) }
-            for index in 0..<filters {
-                var flags: UInt32 = 0
-                var count = 0
-                var config: UInt32 = 0
-                var filterName = [CChar](repeating: 0, count: 64)
-                let id = try session.call("H5Pget_filter2", object: path, failed: { $0 < 0 }) {
-                    H5Pget_filter2(plist, UInt32(index), &flags, &count, nil, filterName.count, &filterName, &config)
-                }
-                guard id == H5Z_FILTER_DEFLATE || id == H5Z_FILTER_SHUFFLE || id == H5Z_FILTER_FLETCHER32 else {
-                    let label = String(decoding: filterName.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                    throw refuse(path, "filter \(label.isEmpty ? "unnamed" : label) (id \(id)) refused; allowed: deflate, shuffle, fletcher32")
-                }
-            }
-            guard declared > 0 else { return }
-            // 0 means failure or nothing stored: refused below either way, as declared > 0.
-            let stored = Int(clamping: H5Dget_storage_size(dataset))
-            guard stored <= fileSize else {
-                throw refuse(path, "stores \(stored) bytes, more than the file's \(fileSize) bytes")
-            }
-            switch layout {
-            case H5D_CONTIGUOUS:
-                guard stored == declared else {
-                    throw refuse(path, "shape \(shape) of \(element.description) declares \(declared) bytes, but the dataset stores \(stored)")
-                }
-                let offset = H5Dget_offset(dataset)
-                guard offset != chdf5_haddr_undef(), let start = Int(exactly: offset),
-                      start <= fileSize, declared <= fileSize - start
-                else {
-                    throw refuse(path, "data at offset \(offset) of \(declared) bytes lies beyond the end of the file (\(fileSize) bytes)")
-                }
-                dataRange = start..<(start + declared)
-            case H5D_COMPACT:
-                guard stored == declared else {
-                    throw refuse(path, "shape \(shape) of \(element.description) declares \(declared) bytes, but the dataset stores \(stored)")
-                }
-            default:
-                guard stored > 0 else {
-                    throw refuse(path, "shape \(shape) declares \(declared) bytes, but no chunk is stored")
-                }
-                if filters == 0 {
-                    guard stored >= declared else {
-                        throw refuse(path, "shape \(shape) declares \(declared) bytes, but its uncompressed chunks store only \(stored)")
-                    }
-                } else {
-                    guard declared / HDF5ProfileLimits.maxCompressionRatio <= stored else {
-                        throw refuse(path, "shape \(shape) declares \(declared) bytes from \(stored) stored bytes (more than \(HDF5ProfileLimits.maxCompressionRatio):1; shape bomb)")
-                    }
-                }
-            }
-        }
-        catalog.datasets.append(HDF5Catalog.Dataset(
-            path: path, group: group, name: name, shape: shape, element: element,
-            attributes: attributes, declaredBytes: declared, dataRange: dataRange))
+        let storage = try HDF5Storage(layoutMessage.data, rank: space.dims.count, reader: reader, at: layoutMessage.address, object: path)
+        let source = try dataSource(storage, space: space, element: element, filters: pipeline, declared: declared, path: path)
+        let plan = HDF5DataPlan(source: source, shape: space.dims, elementSize: element.byteWidth, bigEndian: bigEndian,
+                                fill: fill.bytes, byteCount: declared)
+        try checkStoredBytes(plan, layout: storage, filtered: !pipeline.filters.isEmpty, path: path)
+        catalog.datasets.append(HDF5Catalog.Dataset(path: path, group: group, name: name, shape: space.dims, element: element,
+                                                    attributes: attributes, plan: plan))
     }
-}
 
-extension HDF5Session {
-    /// Classifies a dataset's datatype; only IEEE floats of 2, 4 or 8 bytes and integers of at
-    /// most 8 bytes pass.
-    ///
-    /// - Throws: `.unsupportedType` naming the class or layout.
-    func element(of type: hid_t, object: String) throws -> HDF5Element {
-        let cls = try typeClass(type, object: object)
-        let size = try call("H5Tget_size", object: object, failed: { $0 == 0 }) { H5Tget_size(type) }
-        switch cls {
-        case H5T_INTEGER:
-            guard (1...8).contains(size) else {
-                throw RNNFormatError(.unsupportedType, file: file, object: object, "expected a float or int8 tensor, found a \(size)-byte integer")
+    /// Locates a dataset's bytes: checks the layout against the dataspace and the file, and reads
+    /// a chunked dataset's index.
+    func dataSource(_ storage: HDF5Storage, space: HDF5Dataspace, element: HDF5Element, filters: HDF5FilterPipeline,
+                    declared: Int, path: String) throws -> HDF5DataPlan.Source {
+        switch storage {
+        case .compact(let bytes):
+            guard bytes.count == declared else {
+                throw refuse(path, "shape \(space.dims) of \(element.description) declares \(declared) bytes, but the dataset stores \(bytes.count)")
             }
-            let sign = try call("H5Tget_sign", object: object, failed: { $0 == H5T_SGN_ERROR }) { H5Tget_sign(type) }
-            return .integer(bytes: size, signed: sign == H5T_SGN_2)
-        case H5T_FLOAT:
-            var spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0
-            try status("H5Tget_fields", object: object) { H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize) }
-            let ebias = try call("H5Tget_ebias", object: object, failed: { $0 == 0 }) { H5Tget_ebias(type) }
-            let precision = try call("H5Tget_precision", object: object, failed: { $0 == 0 }) { H5Tget_precision(type) }
-            let bitOffset = try call("H5Tget_offset", object: object, failed: { $0 < 0 }) { H5Tget_offset(type) }
-            let ieee: [Int: (Int, Int, Int, Int, Int, Int)] = [
-                2: (15, 10, 5, 0, 10, 15), 4: (31, 23, 8, 0, 23, 127), 8: (63, 52, 11, 0, 52, 1023),
-            ]
-            guard let layout = ieee[size], layout == (spos, epos, esize, mpos, msize, Int(ebias)),
-                  precision == size * 8, bitOffset == 0
-            else {
-                throw RNNFormatError(.unsupportedType, file: file, object: object,
-                                     "expected an IEEE float16, float32 or float64 tensor, found a \(size)-byte float of another layout")
+            return .bytes(bytes)
+        case .contiguous(let address, let size):
+            guard let address else {
+                guard declared > 0 else { return .fill }
+                throw refuse(path, "shape \(space.dims) of \(element.description) declares \(declared) bytes, but the dataset stores 0")
             }
-            return .float(bytes: size)
-        default:
-            throw RNNFormatError(.unsupportedType, file: file, object: object,
-                                 "expected a float or int8 tensor, found a dataset of type class \(HDF5TypeClass.name(cls))")
+            if let size, size != declared {
+                throw refuse(path, "shape \(space.dims) of \(element.description) declares \(declared) bytes, but the dataset stores \(size)")
+            }
+            guard let offset = reader.offset(of: address, count: declared) else {
+                throw refuse(path, "data at offset \(address) of \(declared) bytes lies beyond the end of the file (\(reader.source.size) bytes)")
+            }
+            return .run(offset: offset)
+        case .chunked(let layout):
+            guard !space.dims.isEmpty, space.kind == .simple else {
+                throw reader.damaged("data layout message", at: nil, object: path, "a chunked layout for a scalar dataset")
+            }
+            for (d, chunk) in layout.chunkDims.enumerated() {
+                if let limit = space.maxDims[d], chunk > limit {
+                    throw refuse(path, "chunk dimensions \(layout.chunkDims) larger than the dataset's fixed maximum shape")
+                }
+            }
+            var chunkBytes = element.byteWidth
+            for dim in layout.chunkDims {
+                let (product, overflow) = chunkBytes.multipliedReportingOverflow(by: dim)
+                guard !overflow, product <= max(HDF5ProfileLimits.maxChunkBytes, declared) else {
+                    throw refuse(path, "chunks of \(layout.chunkDims) elements: more than \(max(HDF5ProfileLimits.maxChunkBytes, declared)) bytes each")
+                }
+                chunkBytes = product
+            }
+            let index = HDF5ChunkIndex(reader: reader, object: path, layout: layout, dims: space.dims, maxDims: space.maxDims,
+                                       elementSize: element.byteWidth, chunkBytes: chunkBytes, filtered: !filters.filters.isEmpty)
+            return .chunks(try index.chunks(), chunkDims: layout.chunkDims, filters: filters.filters, unfilteredEdges: layout.unfilteredEdges)
+        }
+    }
+
+    /// Declared versus stored bytes: refuses shape and compression bombs before any allocation.
+    func checkStoredBytes(_ plan: HDF5DataPlan, layout: HDF5Storage, filtered: Bool, path: String) throws {
+        let declared = plan.byteCount
+        let stored = plan.storedBytes
+        let fileSize = reader.source.size
+        guard stored <= fileSize else {
+            throw refuse(path, "stores \(stored) bytes, more than the file's \(fileSize) bytes")
+        }
+        guard declared > 0, case .chunked = layout else { return }
+        guard stored > 0 else {
+            throw refuse(path, "shape \(plan.shape) declares \(declared) bytes, but no chunk is stored")
+        }
+        if !filtered {
+            guard stored >= declared else {
+                throw refuse(path, "shape \(plan.shape) declares \(declared) bytes, but its uncompressed chunks store only \(stored)")
+            }
+        } else {
+            guard declared / HDF5ProfileLimits.maxCompressionRatio <= stored else {
+                throw refuse(path, "shape \(plan.shape) declares \(declared) bytes from \(stored) stored bytes (more than \(HDF5ProfileLimits.maxCompressionRatio):1; shape bomb)")
+            }
         }
     }
 }

@@ -1,3 +1,4 @@
+import RNNFormat
 /// Int8 weights of a `Linear`, prepared once: values, scales and per-row sums.
 ///
 /// Runs PyTorch's dynamic int8 product (spec/FORMAT.md, "Quantized tensors", runtime numerics):

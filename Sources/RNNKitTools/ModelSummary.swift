@@ -1,3 +1,5 @@
+import RNNRuntime
+import RNNFormat
 /// What `rnnconvert inspect` shows about a model file: plain values, `Codable` for `--json`.
 public struct ModelSummary: Sendable, Hashable, Codable {
     /// The container the modules were read from: "hdf5", "torch.save" or "safetensors".

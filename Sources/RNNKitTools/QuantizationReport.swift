@@ -1,3 +1,5 @@
+import RNNRuntime
+import RNNFormat
 /// What quantizing one module did: stored bytes, and the error of its outputs against the
 /// float module on one seeded random sequence.
 public struct QuantizationReport: Sendable, Hashable {

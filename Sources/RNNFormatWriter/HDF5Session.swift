@@ -1,7 +1,9 @@
 import CHDF5
 import Foundation
+import RNNFormat
 
-/// The one gate to libhdf5: a process-wide lock and a checked-call wrapper.
+/// The one gate to libhdf5, which RNNKit uses only to write files: a process-wide lock and a
+/// checked-call wrapper.
 ///
 /// Every libhdf5 call in the package runs inside `HDF5Library.withSession`, which holds the lock
 /// for the whole operation (libhdf5 keeps global state, and whether it is thread-safe depends on
@@ -160,5 +162,73 @@ enum HDF5ErrorStack {
         }
         H5Eclear2(chdf5_e_default())
         return Array(box.lines.prefix(8))
+    }
+}
+
+// Attributes as the writer stores them (spec/FORMAT.md, "Types as written").
+extension HDF5Session {
+    private func writeAttribute(_ owner: hid_t, _ name: String, type: hid_t, shape: [Int], object: String, _ data: UnsafeRawPointer?) throws {
+        let place = "\(object) attribute \(name)"
+        guard let data, shape.allSatisfy({ $0 > 0 }) else {
+            throw RNNFormatError(.invalidAttribute, file: file, object: object, "attribute \(name): expected at least one value, found none")
+        }
+        try withDataspace(shape: shape, object: place) { space in
+            try with("H5Acreate2", object: place, close: { H5Aclose($0) },
+                     open: { H5Acreate2(owner, name, type, space, chdf5_p_default(), chdf5_p_default()) }) { attribute in
+                try status("H5Awrite", object: place) { H5Awrite(attribute, type, data) }
+            }
+        }
+    }
+
+    /// Writes a variable-length UTF-8 string (h5py reads it as `str`).
+    func writeString(_ owner: hid_t, _ name: String, _ value: String, object: String) throws {
+        try withTypeCopy(chdf5_t_c_s1(), object: object) { type in
+            try status("H5Tset_size", object: object) { H5Tset_size(type, chdf5_t_variable()) }
+            try status("H5Tset_cset", object: object) { H5Tset_cset(type, H5T_CSET_UTF8) }
+            try value.withCString { cString in
+                var pointer: UnsafePointer<CChar>? = cString
+                try writeAttribute(owner, name, type: type, shape: [], object: object, &pointer)
+            }
+        }
+    }
+
+    /// Writes a scalar 64-bit little-endian integer.
+    func writeInteger(_ owner: hid_t, _ name: String, _ value: Int, object: String) throws {
+        var v = Int64(value).littleEndian
+        try writeAttribute(owner, name, type: chdf5_t_std_i64le(), shape: [], object: object, &v)
+    }
+
+    /// Writes a scalar 64-bit little-endian float.
+    func writeDouble(_ owner: hid_t, _ name: String, _ value: Double, object: String) throws {
+        var bits = value.bitPattern.littleEndian
+        try writeAttribute(owner, name, type: chdf5_t_ieee_f64le(), shape: [], object: object, &bits)
+    }
+
+    /// Writes h5py's bool: an enum of int8 with FALSE = 0 and TRUE = 1 (h5py reads `numpy.bool_`).
+    func writeBool(_ owner: hid_t, _ name: String, _ value: Bool, object: String) throws {
+        try with("H5Tenum_create", object: object, close: { H5Tclose($0) }, open: { H5Tenum_create(chdf5_t_native_int8()) }) { type in
+            var no: Int8 = 0
+            var yes: Int8 = 1
+            try status("H5Tenum_insert", object: object) { H5Tenum_insert(type, "FALSE", &no) }
+            try status("H5Tenum_insert", object: object) { H5Tenum_insert(type, "TRUE", &yes) }
+            var v: Int8 = value ? 1 : 0
+            try writeAttribute(owner, name, type: type, shape: [], object: object, &v)
+        }
+    }
+
+    /// Writes a one-dimensional float32 little-endian array.
+    func writeFloat32Array(_ owner: hid_t, _ name: String, _ values: [Float], object: String) throws {
+        let bits = values.map { $0.bitPattern.littleEndian }
+        try bits.withUnsafeBytes { raw in
+            try writeAttribute(owner, name, type: chdf5_t_ieee_f32le(), shape: [values.count], object: object, raw.baseAddress)
+        }
+    }
+
+    /// Writes a one-dimensional int32 little-endian array.
+    func writeInt32Array(_ owner: hid_t, _ name: String, _ values: [Int32], object: String) throws {
+        let le = values.map { $0.littleEndian }
+        try le.withUnsafeBytes { raw in
+            try writeAttribute(owner, name, type: chdf5_t_std_i32le(), shape: [values.count], object: object, raw.baseAddress)
+        }
     }
 }

@@ -1,3 +1,5 @@
+import RNNRuntime
+import RNNFormat
 /// How far one tensor is from another of the same shape: the figures used to prove a
 /// conversion numerically (ours against PyTorch's output, int8 against float).
 public struct TensorDifference: Sendable, Hashable {

@@ -1,3 +1,5 @@
+import RNNRuntime
+import RNNFormat
 import Foundation
 
 /// Times a module on seeded random input: what `rnnconvert bench` runs and reports.

@@ -1,4 +1,5 @@
 import CHDF5
+import RNNFormat
 
 /// A point of the write where a test may make it fail (see `ModelFile.write(to:overwrite:failure:)`).
 enum WriteStage: Equatable, Sendable {
@@ -61,14 +62,14 @@ enum HDF5ModelWriter {
         }
     }
 
-    /// Writes `model` into a new file at `temporary` (which must not exist).
+    /// Writes `model`, which `check` accepted, into a new file at `temporary` (which must not
+    /// exist).
     ///
     /// - Parameters:
     ///   - file: the target path as the user gave it, for messages.
     ///   - failure: test hook called at each `WriteStage`; throwing aborts the write.
     /// - Throws: `RNNFormatError`; the caller removes the temporary file.
     static func write(_ model: ModelFile, temporary: String, file: String, failure: ((WriteStage) throws -> Void)?) throws {
-        try check(model, file: file)
         try HDF5Library.withSession(file: file) { session in
             let fileID = try session.withPropertyList(chdf5_p_file_access()) { fapl in
                 try session.status("H5Pset_fclose_degree") { H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) }
