@@ -232,8 +232,9 @@ float crnn_stream_read(int isa, const void *data, size_t bytes);
  * Runs fn(context, i) for i in 0..<count on the calling thread and one persistent helper thread
  * (created on first use), and returns when all have finished. Indices are claimed atomically, so
  * a helper that wakes late, or is busy with another caller's job, costs nothing: the caller runs
- * what is left. The helper looks for the next job for 200 us before it sleeps (a condition
- * variable), so back-to-back calls do not pay a thread wake-up each. count <= 65535.
+ * what is left. The helper looks for the next job for 200 us (50 us on Apple's arm64 devices,
+ * where the spin costs battery) before it sleeps (a condition variable), so back-to-back calls do
+ * not pay a thread wake-up each. On Darwin it runs at QOS_CLASS_USER_INITIATED. count <= 65535.
  */
 typedef void (*crnn_task_fn)(void *context, size_t index);
 void crnn_parallel_run(crnn_task_fn fn, void *context, size_t count);
