@@ -5,6 +5,11 @@
  *   CELL_W            floats per vector; CELL_V the vector type
  *   CELL_LOADU/LOADA, CELL_STOREU/STOREA   unaligned and aligned loads and stores
  *   CELL_ADD/SUB/MUL  the arithmetic; CELL_SIGMOID/TANH the activations of gates.c
+ * and optionally
+ *   CELL_GRU_REST/CELL_LSTM_REST  what updates the elements after ATen's vector blocks (default:
+ *                     the scalar rows of gates.c)
+ *   CELL_SIGMOID_REST the sigmoid of those elements for a level whose CELL_GRU_REST computes them
+ *                     with vectors too, through the range functions with `rest` set
  * (it undefines them at its end).
  *
  * The cells run in two passes over chunks of a row: first every gate's activation into a
@@ -14,23 +19,32 @@
  * cycles per 16 elements, LSTM 186 -> 125 (AVX-512, Zen 5; BENCHMARKS.md, "Cell update"). The
  * operations and their order per element are unchanged. */
 
-/* y = sigmoid(gh + gi) and y = tanh(gh + gi) over m elements (a multiple of the vector). */
-CELL_TARGET CRNN_INLINE void CELL_NAME(sigmoid_pass)(const float *gi, const float *gh, float *y, size_t m) {
-    for (size_t j = 0; j < m; j += CELL_W) CELL_STOREA(y + j, CELL_SIGMOID(CELL_ADD(CELL_LOADU(gh + j), CELL_LOADU(gi + j))));
+#ifndef CELL_SIGMOID_REST
+#define CELL_SIGMOID_REST CELL_SIGMOID
+#endif
+
+/* y = sigmoid(gh + gi) and y = tanh(gh + gi) over m elements (a multiple of the vector); `rest`
+ * (a constant at every call) picks CELL_SIGMOID_REST. */
+CELL_TARGET CRNN_INLINE void CELL_NAME(sigmoid_pass)(const float *gi, const float *gh, float *y, size_t m, const int rest) {
+    for (size_t j = 0; j < m; j += CELL_W) {
+        const CELL_V v = CELL_ADD(CELL_LOADU(gh + j), CELL_LOADU(gi + j));
+        CELL_STOREA(y + j, rest ? CELL_SIGMOID_REST(v) : CELL_SIGMOID(v));
+    }
 }
 
 CELL_TARGET CRNN_INLINE void CELL_NAME(tanh_pass)(const float *gi, const float *gh, float *y, size_t m) {
     for (size_t j = 0; j < m; j += CELL_W) CELL_STOREA(y + j, CELL_TANH(CELL_ADD(CELL_LOADU(gh + j), CELL_LOADU(gi + j))));
 }
 
-CELL_TARGET static void CELL_NAME(gru_cell)(size_t block, const float *gi, const float *gh, const float *h_prev,
-                                            float *h_out, size_t hidden, size_t from, size_t to) {
-    const size_t span = crnn_cell_vector_end(hidden, block, to);
+/* The update of elements begin..<end of a row (end - begin a multiple of CELL_W), chunk by chunk;
+ * `rest` as for sigmoid_pass. */
+CELL_TARGET CRNN_INLINE void CELL_NAME(gru_range)(const float *gi, const float *gh, const float *h_prev, float *h_out,
+                                                  size_t hidden, size_t begin, size_t end, const int rest) {
     _Alignas(64) float r[CRNN_CELL_CHUNK], z[CRNN_CELL_CHUNK];
-    for (size_t j0 = from; j0 < span; j0 += CRNN_CELL_CHUNK) {
-        const size_t m = span - j0 < CRNN_CELL_CHUNK ? span - j0 : CRNN_CELL_CHUNK;
-        CELL_NAME(sigmoid_pass)(gi + j0, gh + j0, r, m);
-        CELL_NAME(sigmoid_pass)(gi + hidden + j0, gh + hidden + j0, z, m);
+    for (size_t j0 = begin; j0 < end; j0 += CRNN_CELL_CHUNK) {
+        const size_t m = end - j0 < CRNN_CELL_CHUNK ? end - j0 : CRNN_CELL_CHUNK;
+        CELL_NAME(sigmoid_pass)(gi + j0, gh + j0, r, m, rest);
+        CELL_NAME(sigmoid_pass)(gi + hidden + j0, gh + hidden + j0, z, m, rest);
         for (size_t j = 0; j < m; j += CELL_W) {
             const size_t k = j0 + j;
             const CELL_V n = CELL_TANH(CELL_ADD(CELL_LOADU(gi + 2 * hidden + k),
@@ -38,19 +52,17 @@ CELL_TARGET static void CELL_NAME(gru_cell)(size_t block, const float *gi, const
             CELL_STOREU(h_out + k, CELL_ADD(CELL_MUL(CELL_SUB(CELL_LOADU(h_prev + k), n), CELL_LOADA(z + j)), n));
         }
     }
-    gru_rows_scalar(gi, gh, h_prev, h_out, hidden, span > from ? span : from, to);
 }
 
-CELL_TARGET static void CELL_NAME(lstm_cell)(size_t block, const float *gi, const float *gh, float *c, float *h_out,
-                                             size_t hidden, size_t from, size_t to) {
-    const size_t span = crnn_cell_vector_end(hidden, block, to);
+CELL_TARGET CRNN_INLINE void CELL_NAME(lstm_range)(const float *gi, const float *gh, float *c, float *h_out,
+                                                   size_t hidden, size_t begin, size_t end, const int rest) {
     _Alignas(64) float ig[CRNN_CELL_CHUNK], fg[CRNN_CELL_CHUNK], gg[CRNN_CELL_CHUNK], og[CRNN_CELL_CHUNK];
-    for (size_t j0 = from; j0 < span; j0 += CRNN_CELL_CHUNK) {
-        const size_t m = span - j0 < CRNN_CELL_CHUNK ? span - j0 : CRNN_CELL_CHUNK;
-        CELL_NAME(sigmoid_pass)(gi + j0, gh + j0, ig, m);
-        CELL_NAME(sigmoid_pass)(gi + hidden + j0, gh + hidden + j0, fg, m);
+    for (size_t j0 = begin; j0 < end; j0 += CRNN_CELL_CHUNK) {
+        const size_t m = end - j0 < CRNN_CELL_CHUNK ? end - j0 : CRNN_CELL_CHUNK;
+        CELL_NAME(sigmoid_pass)(gi + j0, gh + j0, ig, m, rest);
+        CELL_NAME(sigmoid_pass)(gi + hidden + j0, gh + hidden + j0, fg, m, rest);
         CELL_NAME(tanh_pass)(gi + 2 * hidden + j0, gh + 2 * hidden + j0, gg, m);
-        CELL_NAME(sigmoid_pass)(gi + 3 * hidden + j0, gh + 3 * hidden + j0, og, m);
+        CELL_NAME(sigmoid_pass)(gi + 3 * hidden + j0, gh + 3 * hidden + j0, og, m, rest);
         for (size_t j = 0; j < m; j += CELL_W) {
             const size_t k = j0 + j;
             const CELL_V cn = CELL_ADD(CELL_MUL(CELL_LOADA(fg + j), CELL_LOADU(c + k)), CELL_MUL(CELL_LOADA(ig + j), CELL_LOADA(gg + j)));
@@ -58,7 +70,26 @@ CELL_TARGET static void CELL_NAME(lstm_cell)(size_t block, const float *gi, cons
             CELL_STOREU(h_out + k, CELL_MUL(CELL_LOADA(og + j), CELL_TANH(cn)));
         }
     }
-    lstm_rows_scalar(gi, gh, c, h_out, hidden, span > from ? span : from, to);
+}
+
+#ifndef CELL_GRU_REST
+#define CELL_GRU_REST gru_rows_scalar
+#define CELL_LSTM_REST lstm_rows_scalar
+#endif
+
+/* ATen's vector blocks with CELL_SIGMOID, the rest of the row as CELL_GRU_REST computes it. */
+CELL_TARGET static void CELL_NAME(gru_cell)(size_t block, const float *gi, const float *gh, const float *h_prev,
+                                            float *h_out, size_t hidden, size_t from, size_t to) {
+    const size_t span = crnn_cell_vector_end(hidden, block, to);
+    if (from < span) CELL_NAME(gru_range)(gi, gh, h_prev, h_out, hidden, from, span, 0);
+    CELL_GRU_REST(gi, gh, h_prev, h_out, hidden, span > from ? span : from, to);
+}
+
+CELL_TARGET static void CELL_NAME(lstm_cell)(size_t block, const float *gi, const float *gh, float *c, float *h_out,
+                                             size_t hidden, size_t from, size_t to) {
+    const size_t span = crnn_cell_vector_end(hidden, block, to);
+    if (from < span) CELL_NAME(lstm_range)(gi, gh, c, h_out, hidden, from, span, 0);
+    CELL_LSTM_REST(gi, gh, c, h_out, hidden, span > from ? span : from, to);
 }
 
 /* The parameters are the includer's for this inclusion only. */
@@ -75,3 +106,6 @@ CELL_TARGET static void CELL_NAME(lstm_cell)(size_t block, const float *gi, cons
 #undef CELL_MUL
 #undef CELL_SIGMOID
 #undef CELL_TANH
+#undef CELL_GRU_REST
+#undef CELL_LSTM_REST
+#undef CELL_SIGMOID_REST

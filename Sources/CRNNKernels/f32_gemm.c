@@ -345,6 +345,120 @@ CRNN_AVX512 static void f32_gemm_avx512(const float *x, size_t rows, size_t ldx,
 
 #endif
 
+#if CRNN_ARM64
+
+/* NEON: a panel of 16 outputs is four registers. The outputs are the same in-order FMA chains
+ * as on x86 (fmla rounds once, as vfmadd does), so the results are those of the x86 levels. */
+
+/* One row against `np` (1..4) consecutive panels of one group starting at panel p: 16
+ * accumulators, the FMA chains in flight (4 pipes x 4 cycles of latency on the big cores), with
+ * the weights and four columns of x in the other registers. A whole group (8 panels) would need
+ * all 32 registers for its accumulators, so a group is read in two passes of 256 of every 512
+ * bytes. */
+CRNN_INLINE void f32_row_panels_neon(const int np, const float *x, const float *packed, size_t p, size_t panels,
+                                     size_t n, size_t k, const float *bias, float *y) {
+    float32x4_t acc[4][4];
+    float btmp[4][NR];
+    for (int q = 0; q < np; ++q) {
+        const size_t j0 = (p + q) * NR, nj = n - j0 < NR ? n - j0 : NR;
+        const float *b = crnn_panel_bias(bias, j0, nj, btmp[q]);
+        for (int i = 0; i < 4; ++i) acc[q][i] = vld1q_f32(b + 4 * i);
+    }
+    size_t ld;
+    const float *pp = packed + f32_panel_offset(p, k, panels, &ld);
+    size_t c = 0;
+/* Column c + lane of the four in xv (lanes must be literals). */
+#define F32_COLUMN_NEON(lane)                                                                         \
+    do {                                                                                              \
+        const float *w = pp + (c + (lane)) * ld;                                                      \
+        for (int q = 0; q < np; ++q)                                                                  \
+            for (int i = 0; i < 4; ++i)                                                               \
+                acc[q][i] = vfmaq_laneq_f32(acc[q][i], vld1q_f32(w + q * NR + 4 * i), xv, (lane));    \
+    } while (0)
+    for (; c + 4 <= k; c += 4) {
+        const float32x4_t xv = vld1q_f32(x + c);
+        F32_COLUMN_NEON(0);
+        F32_COLUMN_NEON(1);
+        F32_COLUMN_NEON(2);
+        F32_COLUMN_NEON(3);
+    }
+#undef F32_COLUMN_NEON
+    for (; c < k; ++c) {
+        const float32x4_t xv = vdupq_n_f32(x[c]);
+        const float *w = pp + c * ld;
+        for (int q = 0; q < np; ++q)
+            for (int i = 0; i < 4; ++i) acc[q][i] = vfmaq_f32(acc[q][i], xv, vld1q_f32(w + q * NR + 4 * i));
+    }
+    for (int q = 0; q < np; ++q) {
+        const size_t j0 = (p + q) * NR;
+        crnn_neon_store16_f32(y + j0, n - j0 < NR ? n - j0 : NR, acc[q]);
+    }
+}
+
+static void f32_gemv_neon(const float *x, const float *packed, size_t n, size_t k, const float *bias, float *y) {
+    const size_t panels = crnn_round_up(n, NR) / NR;
+    size_t p = 0;
+    /* Groups have 8 panels, so passes of 4 from a multiple of 4 stay inside one. */
+    for (; p + 4 <= panels; p += 4) f32_row_panels_neon(4, x, packed, p, panels, n, k, bias, y);
+    switch (panels - p) {
+    case 3: f32_row_panels_neon(3, x, packed, p, panels, n, k, bias, y); break;
+    case 2: f32_row_panels_neon(2, x, packed, p, panels, n, k, bias, y); break;
+    case 1: f32_row_panels_neon(1, x, packed, p, panels, n, k, bias, y); break;
+    default: break;
+    }
+}
+
+/* MR rows (2..6) against one panel: 24 accumulators at MR = 6, four weight registers each
+ * column shared by the rows, one broadcast of x at a time. */
+CRNN_INLINE void f32_tile_neon(const int mr, const float *x, size_t ldx, const float *pp, size_t ld, size_t k,
+                               const float *b, float *y, size_t ldy, size_t nj) {
+    float32x4_t acc[6][4];
+    for (int i = 0; i < 4; ++i) {
+        const float32x4_t bv = vld1q_f32(b + 4 * i);
+        for (int r = 0; r < mr; ++r) acc[r][i] = bv;
+    }
+    for (size_t c = 0; c < k; ++c) {
+        const float *w = pp + c * ld;
+        const float32x4_t w0 = vld1q_f32(w), w1 = vld1q_f32(w + 4), w2 = vld1q_f32(w + 8), w3 = vld1q_f32(w + 12);
+        for (int r = 0; r < mr; ++r) {
+            const float32x4_t xv = vld1q_dup_f32(x + r * ldx + c);
+            acc[r][0] = vfmaq_f32(acc[r][0], xv, w0);
+            acc[r][1] = vfmaq_f32(acc[r][1], xv, w1);
+            acc[r][2] = vfmaq_f32(acc[r][2], xv, w2);
+            acc[r][3] = vfmaq_f32(acc[r][3], xv, w3);
+        }
+    }
+    for (int r = 0; r < mr; ++r) crnn_neon_store16_f32(y + r * ldy, nj, acc[r]);
+}
+
+static void f32_gemm_neon(const float *x, size_t rows, size_t ldx, const float *packed, size_t n, size_t k,
+                          const float *bias, float *y, size_t ldy) {
+    const size_t panels = crnn_round_up(n, NR) / NR;
+    const size_t full = rows / 6 * 6, rest = rows - full;
+    if (rows >= 2) {
+        float btmp[NR];
+        for (size_t p = 0; p < panels; ++p) {
+            const size_t j0 = p * NR, nj = n - j0 < NR ? n - j0 : NR;
+            size_t ld;
+            const float *pp = packed + f32_panel_offset(p, k, panels, &ld);
+            const float *b = crnn_panel_bias(bias, j0, nj, btmp);
+            for (size_t r = 0; r < full; r += 6) f32_tile_neon(6, x + r * ldx, ldx, pp, ld, k, b, y + r * ldy + j0, ldy, nj);
+            const float *xr = x + full * ldx;
+            float *yr = y + full * ldy + j0;
+            switch (rest) {
+            case 5: f32_tile_neon(5, xr, ldx, pp, ld, k, b, yr, ldy, nj); break;
+            case 4: f32_tile_neon(4, xr, ldx, pp, ld, k, b, yr, ldy, nj); break;
+            case 3: f32_tile_neon(3, xr, ldx, pp, ld, k, b, yr, ldy, nj); break;
+            case 2: f32_tile_neon(2, xr, ldx, pp, ld, k, b, yr, ldy, nj); break;
+            default: break;
+            }
+        }
+    }
+    if (rest == 1) f32_gemv_neon(x + full * ldx, packed, n, k, bias, y + full * ldy);
+}
+
+#endif
+
 static void f32_gemm_rows(int isa, const float *x, size_t rows, size_t ldx, const float *packed,
                           size_t n, size_t k, const float *bias, float *y, size_t ldy);
 
@@ -375,6 +489,11 @@ static void f32_gemm_rows(int isa, const float *x, size_t rows, size_t ldx, cons
     }
     if (level >= CRNN_ISA_AVX2) {
         f32_gemm_avx2(x, rows, ldx, packed, n, k, bias, y, ldy);
+        return;
+    }
+#elif CRNN_ARM64
+    if (crnn_effective_isa(isa) >= CRNN_ISA_NEON) {
+        f32_gemm_neon(x, rows, ldx, packed, n, k, bias, y, ldy);
         return;
     }
 #endif

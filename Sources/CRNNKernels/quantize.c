@@ -183,6 +183,74 @@ CRNN_AVX512 static int quantize_u8_avx512(const float *x, size_t rows, size_t co
 
 #endif
 
+#if CRNN_ARM64
+
+/* Four chains of min and max (as on AVX-512). fminnm/fmaxnm return the number when one operand
+ * is NaN, so NaN elements are skipped as by the scalar rule. */
+static void f32_minmax_neon(const float *x, size_t rows, size_t cols, size_t ldx, float *min_out, float *max_out) {
+    float32x4_t mn[4], mx[4];
+    for (int i = 0; i < 4; ++i) {
+        mn[i] = vdupq_n_f32(INFINITY);
+        mx[i] = vdupq_n_f32(-INFINITY);
+    }
+    float smn = INFINITY, smx = -INFINITY;
+    for (size_t r = 0; r < rows; ++r) {
+        const float *xr = x + r * ldx;
+        size_t c = 0;
+        for (; c + 16 <= cols; c += 16) {
+            for (int i = 0; i < 4; ++i) {
+                const float32x4_t v = vld1q_f32(xr + c + 4 * i);
+                mn[i] = vminnmq_f32(v, mn[i]);
+                mx[i] = vmaxnmq_f32(v, mx[i]);
+            }
+        }
+        for (; c + 4 <= cols; c += 4) {
+            const float32x4_t v = vld1q_f32(xr + c);
+            mn[0] = vminnmq_f32(v, mn[0]);
+            mx[0] = vmaxnmq_f32(v, mx[0]);
+        }
+        minmax_row_from(xr, c, cols, &smn, &smx);
+    }
+    const float vmn = vminnmvq_f32(vminnmq_f32(vminnmq_f32(mn[0], mn[1]), vminnmq_f32(mn[2], mn[3])));
+    const float vmx = vmaxnmvq_f32(vmaxnmq_f32(vmaxnmq_f32(mx[0], mx[1]), vmaxnmq_f32(mx[2], mx[3])));
+    *min_out = vmn < smn ? vmn : smn;
+    *max_out = vmx > smx ? vmx : smx;
+}
+
+/* 16 codes per step. fminnm maps NaN to the clip value like FBGEMM's min; fcvtns rounds half to
+ * even and saturates (anything below -2^31 becomes INT32_MIN, as the scalar rule says); then the
+ * zero point, and the narrowing with unsigned saturation clamps to 0..255. */
+static int quantize_u8_neon(const float *x, size_t rows, size_t cols, size_t ldx, float inv_scale, int32_t zp,
+                            uint8_t *xq, size_t ldq) {
+    const size_t padded = crnn_s8_padded_k(cols);
+    const float32x4_t inv = vdupq_n_f32(inv_scale), clip = vdupq_n_f32(CRNN_INT32_FLOAT_MAX);
+    const int32x4_t vzp = vdupq_n_s32(zp);
+    uint8x16_t vtop = vdupq_n_u8(0);
+    int32_t top = 0;
+    for (size_t r = 0; r < rows; ++r) {
+        const float *xr = x + r * ldx;
+        uint8_t *qr = xq + r * ldq;
+        size_t c = 0;
+        for (; c + 16 <= cols; c += 16) {
+            uint16x4_t q16[4];
+            for (int i = 0; i < 4; ++i) {
+                const float32x4_t t = vminnmq_f32(vmulq_f32(vld1q_f32(xr + c + 4 * i), inv), clip);
+                q16[i] = vqmovun_s32(vaddq_s32(vcvtnq_s32_f32(t), vzp));
+            }
+            const uint8x16_t codes = vcombine_u8(vqmovn_u16(vcombine_u16(q16[0], q16[1])),
+                                                 vqmovn_u16(vcombine_u16(q16[2], q16[3])));
+            vtop = vmaxq_u8(vtop, codes);
+            vst1q_u8(qr + c, codes);
+        }
+        const int32_t t = quantize_row_from(xr, qr, c, cols, padded, inv_scale, zp);
+        if (t > top) top = t;
+    }
+    const int32_t vt = vmaxvq_u8(vtop);
+    return vt > top ? vt : top;
+}
+
+#endif
+
 void crnn_f32_minmax(int isa, const float *x, size_t rows, size_t cols, size_t ldx,
                      float *min_out, float *max_out) {
 #if CRNN_X86
@@ -193,6 +261,11 @@ void crnn_f32_minmax(int isa, const float *x, size_t rows, size_t cols, size_t l
     }
     if (level >= CRNN_ISA_AVX2) {
         f32_minmax_avx2(x, rows, cols, ldx, min_out, max_out);
+        return;
+    }
+#elif CRNN_ARM64
+    if (crnn_effective_isa(isa) >= CRNN_ISA_NEON) {
+        f32_minmax_neon(x, rows, cols, ldx, min_out, max_out);
         return;
     }
 #endif
@@ -206,6 +279,9 @@ int crnn_quantize_u8(int isa, const float *x, size_t rows, size_t cols, size_t l
     const int level = crnn_effective_isa(isa);
     if (level >= CRNN_ISA_AVX512) return quantize_u8_avx512(x, rows, cols, ldx, inv_scale, zero_point, xq, ldq);
     if (level >= CRNN_ISA_AVX2) return quantize_u8_avx2(x, rows, cols, ldx, inv_scale, zero_point, xq, ldq);
+#elif CRNN_ARM64
+    if (crnn_effective_isa(isa) >= CRNN_ISA_NEON)
+        return quantize_u8_neon(x, rows, cols, ldx, inv_scale, zero_point, xq, ldq);
 #endif
     (void)isa;
     return quantize_u8_portable(x, rows, cols, ldx, inv_scale, zero_point, xq, ldq);

@@ -438,6 +438,198 @@ CRNN_AVX512 static void s8_gemm_avx512(const uint8_t *x, size_t rows, size_t ldx
 
 #endif
 
+#if CRNN_ARM64
+
+/* arm64: the products are s8 x s8 (smull, sdot), which is exact for activations up to 127: those
+ * are the same bytes as s8. A call whose rows hold a larger code flips every activation's top
+ * bit, x - 128 in s8, and adds 128 * (sum of the row's weights), taken from the packed panel (the
+ * caller's colsum is not trusted for that): exact for every code, and the reduce_range codes of
+ * PyTorch's modules never pay for it. */
+
+/* A panel's 16 accumulators in four registers, turned into the output (as s8_gemm_portable). */
+CRNN_INLINE void s8_finish_neon(const s8_output *o, const s8_panel_epilogue *e, size_t r, size_t j0, size_t nj,
+                                const int32x4_t a[4]) {
+    if (o->y) {
+        const int32x4_t zp = vdupq_n_s32(o->x_zero_point);
+        const float32x4_t xs = vdupq_n_f32(o->x_scale);
+        float32x4_t v[4];
+        for (int i = 0; i < 4; ++i) {
+            /* mls wraps like s8_corrected; scvtf rounds to nearest like the (float) cast; fmla
+             * rounds once like fmaf. */
+            const int32x4_t t = vmlsq_s32(a[i], zp, vld1q_s32(e->colsum + 4 * i));
+            const float32x4_t m = vmulq_f32(xs, vld1q_f32(e->w_scale + 4 * i));
+            v[i] = vfmaq_f32(vld1q_f32(e->bias + 4 * i), vcvtq_f32_s32(t), m);
+        }
+        crnn_neon_store16_f32(o->y + r * o->ldy + j0, nj, v);
+    } else {
+        crnn_neon_store16_s32(o->acc + r * o->ldacc + j0, nj, a);
+    }
+}
+
+/* The largest of the first k codes of each row (padding bytes do not count: their weights are 0,
+ * so they add nothing, flipped or not). */
+static unsigned s8_max_code_neon(const uint8_t *x, size_t rows, size_t ldx, size_t k) {
+    uint8x16_t m = vdupq_n_u8(0);
+    unsigned top = 0;
+    for (size_t r = 0; r < rows; ++r) {
+        const uint8_t *xr = x + r * ldx;
+        size_t c = 0;
+        for (; c + 16 <= k; c += 16) m = vmaxq_u8(m, vld1q_u8(xr + c));
+        for (; c < k; ++c) top = xr[c] > top ? xr[c] : top;
+    }
+    const unsigned v = vmaxvq_u8(m);
+    return v > top ? v : top;
+}
+
+/* 128 * the sum of each of a panel's rows of weights: pairs (saddlp), then the pairs of pairs
+ * (sadalp) of every group. */
+static void s8_flip_correction_neon(const int8_t *pp, size_t groups, int32x4_t corr[4]) {
+    int32x4_t s[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+    for (size_t g = 0; g < groups; ++g)
+        for (int i = 0; i < 4; ++i) s[i] = vpadalq_s16(s[i], vpaddlq_s8(vld1q_s8(pp + g * NR * KG + 16 * i)));
+    for (int i = 0; i < 4; ++i) corr[i] = vshlq_n_s32(s[i], 7);
+}
+
+/* A group's 4 activations in every 32-bit lane, top bits flipped by `flip` (0 or 0x80 bytes). */
+CRNN_INLINE int8x16_t s8_codes4_neon(const uint8_t *p, uint8x16_t flip) {
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return vreinterpretq_s8_u8(veorq_u8(vreinterpretq_u8_u32(vdupq_n_u32(v)), flip));
+}
+
+/* The accumulators of MR (1..S8_ARM64_ROWS) rows against one panel, with the activations as
+ * flipped by `flip`, without the flip's correction. */
+#define S8_ARM64_ROWS 4
+typedef void (*s8_tile_arm64)(size_t mr, const uint8_t *x, size_t ldx, const int8_t *pp, size_t groups,
+                              uint8x16_t flip, int32x4_t a[S8_ARM64_ROWS][4]);
+
+/* NEON: smull multiplies 8 weight bytes by 8 activations into int16 (an s8 * s8 product fits),
+ * sadalp adds the products in pairs into int32. Each of a row's outputs is two int32 lanes
+ * (columns 0-1 and 2-3 of every group), added at the end. 8 accumulators per row, up to 3 rows
+ * (with their 3 activation registers and the weights, 31 registers). */
+CRNN_INLINE void s8_tile_smull(const int mr, const uint8_t *x, size_t ldx, const int8_t *pp, size_t groups,
+                               uint8x16_t flip, int32x4_t (*out)[4]) {
+    int32x4_t a[3][8];
+    for (int r = 0; r < mr; ++r)
+        for (int i = 0; i < 8; ++i) a[r][i] = vdupq_n_s32(0);
+    for (size_t g = 0; g < groups; ++g) {
+        int8x16_t xv[3];
+        for (int r = 0; r < mr; ++r) xv[r] = s8_codes4_neon(x + r * ldx + g * KG, flip);
+        const int8_t *w = pp + g * NR * KG;
+        for (int i = 0; i < 4; ++i) {
+            const int8x16_t wv = vld1q_s8(w + 16 * i); /* rows 4i..4i+3, 4 weights each */
+            for (int r = 0; r < mr; ++r) {
+                a[r][2 * i] = vpadalq_s16(a[r][2 * i], vmull_s8(vget_low_s8(wv), vget_low_s8(xv[r])));
+                a[r][2 * i + 1] = vpadalq_s16(a[r][2 * i + 1], vmull_high_s8(wv, xv[r]));
+            }
+        }
+    }
+    for (int r = 0; r < mr; ++r)
+        for (int i = 0; i < 4; ++i) out[r][i] = vpaddq_s32(a[r][2 * i], a[r][2 * i + 1]);
+}
+
+static void s8_tile_neon(size_t mr, const uint8_t *x, size_t ldx, const int8_t *pp, size_t groups, uint8x16_t flip,
+                         int32x4_t a[S8_ARM64_ROWS][4]) {
+    switch (mr) {
+    case 1: s8_tile_smull(1, x, ldx, pp, groups, flip, a); break;
+    case 2: s8_tile_smull(2, x, ldx, pp, groups, flip, a); break;
+    default: /* 3 or 4: the registers hold 3 rows */
+        s8_tile_smull(3, x, ldx, pp, groups, flip, a);
+        if (mr == 4) s8_tile_smull(1, x + 3 * ldx, ldx, pp, groups, flip, a + 3);
+        break;
+    }
+}
+
+/* The dot-product level: sdot adds four s8 * s8 products into each int32 lane, and a group of a
+ * panel (16 rows x 4 columns) is four registers, so one sdot by element takes one quarter of the
+ * rows against the group's 4 activations (one 32-bit lane of a register holding 4 groups'
+ * worth). */
+
+CRNN_INLINE int8x16_t s8_codes16_neon(const uint8_t *p, uint8x16_t flip) {
+    return vreinterpretq_s8_u8(veorq_u8(vld1q_u8(p), flip));
+}
+
+/* MR rows (1..4) against one panel, each row's accumulators in SETS (1 or 4) sets: one row keeps
+ * groups g, g+1, g+2, g+3 of each step of 4 in four sets, 16 independent sdot chains; four rows
+ * fill the 16 with one set each, sharing each group's four weight registers. One 16-byte load of
+ * activations per row and 4 groups. */
+CRNN_DOTPROD CRNN_INLINE void s8_rows_dot(const int mr, const int sets, const uint8_t *x, size_t ldx, const int8_t *pp,
+                                          size_t groups, uint8x16_t flip, int32x4_t out[S8_ARM64_ROWS][4]) {
+    int32x4_t a[4][4]; /* row r, set s at r * sets + s */
+    for (int t = 0; t < mr * sets; ++t)
+        for (int i = 0; i < 4; ++i) a[t][i] = vdupq_n_s32(0);
+    size_t g = 0;
+    for (; g + 4 <= groups; g += 4) {
+        int8x16_t xv[4];
+        for (int r = 0; r < mr; ++r) xv[r] = s8_codes16_neon(x + r * ldx + g * KG, flip);
+        const int8_t *w = pp + g * NR * KG;
+#define S8_GROUP_DOT(lane)                                                                                \
+    do {                                                                                                  \
+        int8x16_t wv[4];                                                                                  \
+        for (int i = 0; i < 4; ++i) wv[i] = vld1q_s8(w + (lane) * NR * KG + 16 * i);                      \
+        for (int r = 0; r < mr; ++r) {                                                                    \
+            int32x4_t *acc = a[r * sets + (sets > 1 ? (lane) : 0)];                                       \
+            for (int i = 0; i < 4; ++i) acc[i] = vdotq_laneq_s32(acc[i], wv[i], xv[r], (lane));           \
+        }                                                                                                 \
+    } while (0)
+        S8_GROUP_DOT(0);
+        S8_GROUP_DOT(1);
+        S8_GROUP_DOT(2);
+        S8_GROUP_DOT(3);
+#undef S8_GROUP_DOT
+    }
+    for (; g < groups; ++g) {
+        int8x16_t wv[4];
+        for (int i = 0; i < 4; ++i) wv[i] = vld1q_s8(pp + g * NR * KG + 16 * i);
+        for (int r = 0; r < mr; ++r) {
+            const int8x16_t xv = s8_codes4_neon(x + r * ldx + g * KG, flip);
+            for (int i = 0; i < 4; ++i) a[r * sets][i] = vdotq_s32(a[r * sets][i], wv[i], xv);
+        }
+    }
+    for (int r = 0; r < mr; ++r)
+        for (int i = 0; i < 4; ++i) {
+            out[r][i] = a[r * sets][i];
+            for (int t = 1; t < sets; ++t) out[r][i] = vaddq_s32(out[r][i], a[r * sets + t][i]);
+        }
+}
+
+CRNN_DOTPROD static void s8_tile_dot(size_t mr, const uint8_t *x, size_t ldx, const int8_t *pp, size_t groups,
+                                     uint8x16_t flip, int32x4_t a[S8_ARM64_ROWS][4]) {
+    switch (mr) {
+    case 4: s8_rows_dot(4, 1, x, ldx, pp, groups, flip, a); break;
+    case 3: s8_rows_dot(3, 1, x, ldx, pp, groups, flip, a); break;
+    case 2: s8_rows_dot(2, 1, x, ldx, pp, groups, flip, a); break;
+    default: s8_rows_dot(1, 4, x, ldx, pp, groups, flip, a); break;
+    }
+}
+
+/* Both levels: panel by panel, up to S8_ARM64_ROWS rows at a time. */
+static void s8_gemm_arm64(s8_tile_arm64 tile, const uint8_t *x, size_t rows, size_t ldx, const int8_t *packed,
+                          size_t n, size_t k, const s8_output *o) {
+    const size_t panels = crnn_round_up(n, NR) / NR, groups = crnn_round_up(k, KG) / KG;
+    const int flipped = s8_max_code_neon(x, rows, ldx, k) > 127;
+    const uint8x16_t flip = vdupq_n_u8(flipped ? 0x80 : 0);
+    s8_panel_epilogue e;
+    for (size_t p = 0; p < panels; ++p) {
+        const size_t j0 = p * NR, nj = n - j0 < NR ? n - j0 : NR;
+        const int8_t *pp = packed + p * NR * groups * KG;
+        s8_panel_epilogue_init(&e, o, j0, nj);
+        int32x4_t corr[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+        if (flipped) s8_flip_correction_neon(pp, groups, corr);
+        for (size_t r = 0; r < rows; r += S8_ARM64_ROWS) {
+            const size_t mr = rows - r < S8_ARM64_ROWS ? rows - r : S8_ARM64_ROWS;
+            int32x4_t a[S8_ARM64_ROWS][4];
+            tile(mr, x + r * ldx, ldx, pp, groups, flip, a);
+            for (size_t t = 0; t < mr; ++t) {
+                for (int i = 0; i < 4; ++i) a[t][i] = vaddq_s32(a[t][i], corr[i]);
+                s8_finish_neon(o, &e, r + t, j0, nj, a[t]);
+            }
+        }
+    }
+}
+
+#endif
+
 static void s8_gemm(int isa, const uint8_t *x, size_t rows, size_t ldx, const int8_t *packed,
                     size_t n, size_t k, const s8_output *o) {
 #if CRNN_X86
@@ -447,6 +639,12 @@ static void s8_gemm(int isa, const uint8_t *x, size_t rows, size_t ldx, const in
     case CRNN_ISA_AVX2: s8_gemm_avx2(x, rows, ldx, packed, n, k, o); return;
     default: break;
     }
+#elif CRNN_ARM64
+    switch (crnn_effective_isa(isa)) {
+    case CRNN_ISA_NEON_DOTPROD: s8_gemm_arm64(s8_tile_dot, x, rows, ldx, packed, n, k, o); return;
+    case CRNN_ISA_NEON: s8_gemm_arm64(s8_tile_neon, x, rows, ldx, packed, n, k, o); return;
+    default: break;
+    }
 #endif
     (void)isa;
     s8_gemm_portable(x, rows, ldx, packed, n, k, o);
@@ -454,7 +652,9 @@ static void s8_gemm(int isa, const uint8_t *x, size_t rows, size_t ldx, const in
 
 int crnn_s8_exact_isa(int isa) {
     const int level = crnn_effective_isa(isa);
-    return level == CRNN_ISA_AVX2_VNNI || level == CRNN_ISA_AVX512 ? level : CRNN_ISA_PORTABLE;
+    const int exact = level == CRNN_ISA_AVX2_VNNI || level == CRNN_ISA_AVX512 || level == CRNN_ISA_NEON
+                   || level == CRNN_ISA_NEON_DOTPROD;
+    return exact ? level : CRNN_ISA_PORTABLE;
 }
 
 void crnn_s8_gemm_acc(int isa, const uint8_t *xq, size_t rows, size_t ldx, const int8_t *packed,

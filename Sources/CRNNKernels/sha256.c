@@ -1,9 +1,9 @@
 #include "internal.h"
-#include <stdatomic.h>
 #include <string.h>
 
 /* SHA-256 block compression (FIPS 180-4), for the per-tensor checksums RNNFormat verifies on
- * every load: the SHA extensions where the CPU has them (x86 SHA-NI), plain C elsewhere. */
+ * every load: the SHA extensions where the CPU has them (x86 SHA-NI, ARMv8 SHA-2), plain C
+ * elsewhere. */
 
 static const uint32_t crnn_sha256_k[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -44,24 +44,7 @@ static void sha256_portable(uint32_t state[8], const uint8_t *data, size_t block
 }
 
 #if CRNN_X86
-#include <cpuid.h>
-
 #define CRNN_SHANI __attribute__((target("sha,sse4.1,ssse3")))
-
-static int crnn_has_sha_ni(void) {
-    static _Atomic int cached = -1;
-    int has = atomic_load_explicit(&cached, memory_order_relaxed);
-    if (has < 0) {
-        unsigned a, b, c, d;
-        has = 0;
-        if (__get_cpuid(1, &a, &b, &c, &d) && ((c >> 9) & 1) && ((c >> 19) & 1) && __get_cpuid_max(0, 0) >= 7) {
-            __cpuid_count(7, 0, a, b, c, d);
-            has = (b >> 29) & 1;
-        }
-        atomic_store_explicit(&cached, has, memory_order_relaxed);
-    }
-    return has;
-}
 
 /* Four rounds: group i of 16 uses message words 4i..4i+3 (w[i % 4]) and schedules ahead:
  * msg1 starts word group i+3 from groups i-1 and i, msg2 finishes group i+1. The state is kept
@@ -103,10 +86,41 @@ CRNN_SHANI static void sha256_shani(uint32_t state[8], const uint8_t *data, size
 }
 #endif
 
+#if CRNN_ARM64
+/* Four rounds per step on (ABCD, EFGH), the layout sha256h/sha256h2 use; step i consumes message
+ * words 4i..4i+3 (m[i % 4]) and, for i < 12, replaces them with words 4i+16..4i+19 (sha256su0
+ * adds sigma0 of the next words, sha256su1 the rest of the schedule). */
+CRNN_SHA2 static void sha256_armv8(uint32_t state[8], const uint8_t *data, size_t blocks) {
+    uint32x4_t abcd = vld1q_u32(state), efgh = vld1q_u32(state + 4);
+    for (; blocks > 0; --blocks, data += 64) {
+        const uint32x4_t abcd0 = abcd, efgh0 = efgh;
+        uint32x4_t m[4];
+        for (int i = 0; i < 4; ++i) m[i] = vreinterpretq_u32_u8(vrev32q_u8(vld1q_u8(data + 16 * i)));
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; ++i) {
+            const uint32x4_t wk = vaddq_u32(m[i % 4], vld1q_u32(crnn_sha256_k + 4 * i));
+            const uint32x4_t abcd_in = abcd;
+            abcd = vsha256hq_u32(abcd, efgh, wk);
+            efgh = vsha256h2q_u32(efgh, abcd_in, wk);
+            if (i < 12) m[i % 4] = vsha256su1q_u32(vsha256su0q_u32(m[i % 4], m[(i + 1) % 4]), m[(i + 2) % 4], m[(i + 3) % 4]);
+        }
+        abcd = vaddq_u32(abcd, abcd0);
+        efgh = vaddq_u32(efgh, efgh0);
+    }
+    vst1q_u32(state, abcd);
+    vst1q_u32(state + 4, efgh);
+}
+#endif
+
 void crnn_sha256_blocks(uint32_t state[8], const uint8_t *data, size_t blocks) {
 #if CRNN_X86
-    if (crnn_has_sha_ni()) {
+    if (crnn_sha256_accelerated()) {
         sha256_shani(state, data, blocks);
+        return;
+    }
+#elif CRNN_ARM64
+    if (crnn_sha256_accelerated()) {
+        sha256_armv8(state, data, blocks);
         return;
     }
 #endif

@@ -34,6 +34,19 @@ CRNN_AVX512 static float stream_read_avx512(const float *p, size_t n) {
 }
 #endif
 
+#if CRNN_ARM64
+/* 128 bytes per iteration in eight chains (two per FP pipe at four cycles of latency). */
+static float stream_read_neon(const float *p, size_t n) {
+    float32x4_t a[8];
+    for (int j = 0; j < 8; ++j) a[j] = vdupq_n_f32(0.0f);
+    for (size_t i = 0; i < n; i += 32)
+        for (int j = 0; j < 8; ++j) a[j] = vaddq_f32(a[j], vld1q_f32(p + i + 4 * j));
+    const float32x4_t s = vaddq_f32(vaddq_f32(vaddq_f32(a[0], a[1]), vaddq_f32(a[2], a[3])),
+                                    vaddq_f32(vaddq_f32(a[4], a[5]), vaddq_f32(a[6], a[7])));
+    return vaddvq_f32(s);
+}
+#endif
+
 float crnn_stream_read(int isa, const void *data, size_t bytes) {
     const float *p = (const float *)data;
     const size_t n = bytes / sizeof(float) / 32 * 32;
@@ -41,6 +54,8 @@ float crnn_stream_read(int isa, const void *data, size_t bytes) {
     const int level = crnn_effective_isa(isa);
     if (level >= CRNN_ISA_AVX512) return stream_read_avx512(p, n);
     if (level >= CRNN_ISA_AVX2) return stream_read_avx2(p, n);
+#elif CRNN_ARM64
+    if (crnn_effective_isa(isa) >= CRNN_ISA_NEON) return stream_read_neon(p, n);
 #endif
     (void)isa;
     float acc[8] = {0};

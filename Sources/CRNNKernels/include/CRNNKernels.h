@@ -1,7 +1,7 @@
 /*
  * CRNNKernels: the few hot loops of RNNKit (products, cell updates, SHA-256), in C so that
- * AVX2/AVX-512/SHA code can be selected at run time without compiler flags on the package (users
- * build RNNKit as a dependency).
+ * AVX2/AVX-512/SHA code on x86-64 and NEON/dot-product/SHA-2 code on arm64 can be selected at run
+ * time without compiler flags on the package (users build RNNKit as a dependency).
  *
  * Every function takes an explicit `isa` (a crnn_isa value). Passing a level the CPU does not
  * support is safe: the call runs the best supported level at or below it. Tests pass
@@ -20,21 +20,32 @@
 extern "C" {
 #endif
 
-/* Instruction-set levels, from plain to widest. A CPU may support a level without the one
- * below it (AVX-512 VNNI without AVX-VNNI); a call runs the highest supported level that is not
- * above the requested one. */
+/* Instruction-set levels, from plain to widest: one numbering for both architectures, x86-64's
+ * levels 1-3 and arm64's 4-5 above them. A CPU may support a level without the one below it
+ * (AVX-512 VNNI without AVX-VNNI; no x86 level on arm64); a call runs the highest supported level
+ * that is not above the requested one. So on x86-64 an arm64 level runs the best x86 level, and on
+ * arm64 an x86 level runs the portable path (no arm64 level is at or below it). Callers that want
+ * the machine's best pass crnn_detect_isa(), or CRNN_ISA_TOP. */
 enum {
-    CRNN_ISA_PORTABLE = 0,  /* plain C, any CPU */
-    CRNN_ISA_AVX2 = 1,      /* x86-64 AVX2 + FMA */
-    CRNN_ISA_AVX2_VNNI = 2, /* AVX2 + FMA + AVX-VNNI (vpdpbusd on YMM) */
-    CRNN_ISA_AVX512 = 3     /* AVX-512 F/BW/VL/VNNI */
+    CRNN_ISA_PORTABLE = 0,     /* plain C, any CPU */
+    CRNN_ISA_AVX2 = 1,         /* x86-64 AVX2 + FMA */
+    CRNN_ISA_AVX2_VNNI = 2,    /* AVX2 + FMA + AVX-VNNI (vpdpbusd on YMM) */
+    CRNN_ISA_AVX512 = 3,       /* AVX-512 F/BW/VL/VNNI */
+    CRNN_ISA_NEON = 4,         /* arm64 Advanced SIMD (every AArch64 CPU) */
+    CRNN_ISA_NEON_DOTPROD = 5, /* NEON + the ARMv8.2 dot-product instructions (sdot) */
+    CRNN_ISA_TOP = CRNN_ISA_NEON_DOTPROD
 };
 
-/* The best level this CPU and OS support (cached after the first call; thread-safe). */
+/* The best level this CPU and OS support (cached after the first call; thread-safe). On arm64 the
+ * optional extensions come from the kernel's hwcaps on Linux and Android (getauxval) and from
+ * sysctl hw.optional.arm.FEAT_* on Apple systems, or from the compiler when it already targets
+ * them. */
 int crnn_detect_isa(void);
 
-/* The L2 cache size (bytes) the OS reports (per core where it is private), 1 MiB when it
- * reports none; cached after the first call. */
+/* The L2 cache size (bytes) one core can count on: what the OS reports (Linux sysconf; Apple: the
+ * performance cores' L2 divided by the cores sharing it, hw.perflevel0.l2cachesize /
+ * hw.perflevel0.cpusperl2, else hw.l2cachesize), 1 MiB when it reports none; cached after the
+ * first call. */
 size_t crnn_l2_cache_bytes(void);
 
 /* The level a call asking for `requested` runs at. */
@@ -90,8 +101,11 @@ void crnn_f32_gemm(int isa, const float *x, size_t rows, size_t ldx,
  * Activations: xq rows have stride ldx >= crnn_s8_padded_k(k), and the padding bytes of each
  * row must be readable (any value; their weights are zero). The AVX2 path is exact only when
  * every activation is <= 128 (two u8*s8 products then fit vpmaddubsw's saturating int16);
- * PyTorch's reduce_range activations are 0..127. The VNNI levels (vpdpbusd) and the portable
- * path are exact for all u8; callers with larger codes pass crnn_s8_exact_isa(isa).
+ * PyTorch's reduce_range activations are 0..127. The VNNI levels (vpdpbusd), both arm64 levels
+ * and the portable path are exact for all u8; callers with larger codes pass
+ * crnn_s8_exact_isa(isa). (arm64 multiplies s8 x s8, smull into int16 or sdot into int32, which
+ * is the product itself for codes up to 127; a call whose activations hold a larger code computes
+ * sum (x - 128) * w + 128 * sum w instead.)
  */
 #define CRNN_S8_PANEL 16
 #define CRNN_S8_KGROUP 4
@@ -100,8 +114,8 @@ size_t crnn_s8_padded_k(size_t k);
 /* Number of bytes of the packed form of an (n, k) matrix. */
 size_t crnn_s8_packed_count(size_t n, size_t k);
 
-/* The level to request for activations up to 255: `isa` itself when it runs a VNNI level,
- * otherwise CRNN_ISA_PORTABLE. */
+/* The level to request for activations up to 255: the level `isa` runs when that is a VNNI or
+ * arm64 level, otherwise CRNN_ISA_PORTABLE. */
 int crnn_s8_exact_isa(int isa);
 
 /* Packs row-major w (n, k, row stride ldw >= k) into `packed` and writes colsum[j] = sum_c w[j][c]
@@ -119,7 +133,8 @@ void crnn_s8_gemm_acc(int isa, const uint8_t *xq, size_t rows, size_t ldx,
 
 /* How the AVX-512 level computes a product of one row (the results are the same): eight
  * panels of 16 rows sharing each broadcast of activations (one whole CRNN_ROW_BLOCK block at a
- * time), or one panel at a time. CRNN_S8_ROW_DEFAULT takes crnn_s8_row_blocks_by_default(). */
+ * time), or one panel at a time. CRNN_S8_ROW_DEFAULT takes crnn_s8_row_blocks_by_default().
+ * Other levels go panel by panel whatever it says. */
 enum { CRNN_S8_ROW_DEFAULT = 0, CRNN_S8_ROW_PANELS = 1, CRNN_S8_ROW_BLOCKS = 2 };
 
 /* Whether the machine's one-row products go by blocks: on Intel cores, where that measured
@@ -162,13 +177,22 @@ int crnn_quantize_u8(int isa, const float *x, size_t rows, size_t cols, size_t l
  *  - sigmoid(x) = 1 / (1 + exp(-x)). ATen's vector loop covers whole blocks of two vectors of
  *    its CPU capability per row (`sigmoid_block`: 32 floats for AVX-512, 16 for AVX2, 0 for its
  *    default build) with SLEEF's expf_u10, and the rest of the row with glibc's expf. Both are
- *    reproduced exactly (the vector part on the AVX2 levels; the portable path is all scalar).
- *  - tanh is correctly rounded (double precision, one rounding). PyTorch's tanh is MKL's
- *    high-accuracy vector tanh, which agrees on all but about 0.1% of inputs.
- *  - sums and products round separately (no contraction). */
+ *    reproduced exactly (the vector part on the AVX2 levels and on arm64; the portable path is
+ *    all scalar). The arm64 levels compute the rest of the row with vectors too: e^x in double
+ *    precision, rounded once to float, with the few lanes whose double result lies within 2^-8
+ *    ulp of a rounding boundary (about 0.8%) recomputed by the C library's expf; so they give the
+ *    C library's expf bit for bit wherever it errs by less than 0.5 + 2^-8 ulp (glibc's bound is
+ *    0.502 ulp; Apple's libm documents none, so there "within one ulp" is what is known).
+ *  - tanh is correctly rounded (double precision, one rounding) on every level. PyTorch's tanh is
+ *    MKL's high-accuracy vector tanh, which agrees on all but about 0.1% of inputs.
+ *  - sums and products round separately (no contraction).
+ * PyTorch's own arm64 builds use other vector code (its NEON or SVE capability, by version); what
+ * is reproduced on arm64 is the x86 builds' arithmetic above, so one model gives the same numbers
+ * on both architectures. */
 
 /* The capability PyTorch picks on this machine when ATEN_CPU_CAPABILITY is not set:
- * 2 (AVX-512: avx512 f/bw/dq/vl and fma), 1 (AVX2: avx2 and fma) or 0 (default). */
+ * 2 (AVX-512: avx512 f/bw/dq/vl and fma), 1 (AVX2: avx2 and fma) or 0 (default; every arm64
+ * machine). */
 int crnn_pytorch_cpu_capability(void);
 
 /* GRU, gate blocks r, z, n of `hidden` each in gi (b_ih included) and gh (b_hh included):
@@ -191,10 +215,12 @@ void crnn_tanh(int isa, const float *x, float *y, size_t n);
 
 /* ---------------------------------------------------------------------------------------------
  * SHA-256 (FIPS 180-4) compression of `blocks` whole 64-byte blocks into `state` (A..H), for
- * RNNFormat's checksums: x86 SHA extensions when present, plain C otherwise. The portable entry
- * point lets tests compare the two. */
+ * RNNFormat's checksums: the x86 SHA extensions or the ARMv8 SHA-2 instructions when present,
+ * plain C otherwise. The portable entry point lets tests compare the two. */
 void crnn_sha256_blocks(uint32_t state[8], const uint8_t *data, size_t blocks);
 void crnn_sha256_blocks_portable(uint32_t state[8], const uint8_t *data, size_t blocks);
+/* 1 when crnn_sha256_blocks uses the CPU's SHA instructions on this machine (cached). */
+int crnn_sha256_accelerated(void);
 
 /* ---------------------------------------------------------------------------------------------
  * Benchmark support: reads `bytes` bytes (a multiple of 128) once with the widest loads of
@@ -206,8 +232,9 @@ float crnn_stream_read(int isa, const void *data, size_t bytes);
  * Runs fn(context, i) for i in 0..<count on the calling thread and one persistent helper thread
  * (created on first use), and returns when all have finished. Indices are claimed atomically, so
  * a helper that wakes late, or is busy with another caller's job, costs nothing: the caller runs
- * what is left. The helper looks for the next job for 200 us before it sleeps (a condition
- * variable), so back-to-back calls do not pay a thread wake-up each. count <= 65535.
+ * what is left. The helper looks for the next job for 200 us (50 us on Apple's arm64 devices,
+ * where the spin costs battery) before it sleeps (a condition variable), so back-to-back calls do
+ * not pay a thread wake-up each. On Darwin it runs at QOS_CLASS_USER_INITIATED. count <= 65535.
  */
 typedef void (*crnn_task_fn)(void *context, size_t index);
 void crnn_parallel_run(crnn_task_fn fn, void *context, size_t count);
