@@ -38,7 +38,7 @@ for (label, file) in sources {
 // reproducible). The state is a plain value: keep one per stream.
 var generator = SplitMix64(seed: 42)
 let streamer = try GRU(inputSize: input.shape[2], hiddenSize: 8, numLayers: 2, using: &generator)
-let sequence = input.slice(along: 1, 0..<1).reshaped([input.shape[0], input.shape[2]])  // (T, I): the first sequence
+let sequence = try input.slice(along: 1, 0..<1).reshaped([input.shape[0], input.shape[2]])  // (T, I): the first sequence
 var state = streamer.initialState()  // unbatched: h is (layers, hidden)
 var last: [Float] = []
 for t in 0..<sequence.shape[0] {

@@ -82,8 +82,8 @@ public struct NpyArray: Sendable, Hashable {
     /// The values as float32 (float16 exactly, float64 rounded to nearest); nil for integer arrays.
     public var floatTensor: Tensor? {
         switch values {
-        case .float16(let v), .float32(let v): Tensor(shape: shape, scalars: v)
-        case .float64(let v): Tensor(shape: shape, scalars: v.map { Float($0) })
+        case .float16(let v), .float32(let v): Tensor(shape: shape, trusted: v)
+        case .float64(let v): Tensor(shape: shape, trusted: v.map { Float($0) })
         case .int8, .int32, .int64: nil
         }
     }

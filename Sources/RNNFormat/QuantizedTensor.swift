@@ -10,14 +10,31 @@ public struct QuantizedTensor: Sendable, Hashable {
         case perChannel = "per_channel"
     }
 
-    public var shape: [Int]
-    public var values: [Int8]
-    public var scales: [Float]
-    public var zeroPoints: [Int32]
+    /// (rows, columns).
+    public let shape: [Int]
+    /// Row-major int8 values, rows x columns of them.
+    public let values: [Int8]
+    /// One scale (per tensor) or one per row.
+    public let scales: [Float]
+    /// As many zero points as scales.
+    public let zeroPoints: [Int32]
 
-    public init(shape: [Int], values: [Int8], scales: [Float], zeroPoints: [Int32]) {
+    /// - Throws: `RNNFormatError(.shapeMismatch)` unless `shape` is (rows, columns) with
+    ///   rows x columns values, and there are 1 or `rows` scales and as many zero points.
+    public init(shape: [Int], values: [Int8], scales: [Float], zeroPoints: [Int32]) throws {
+        guard shape.count == 2, let count = Tensor.elementCount(shape), count == values.count,
+              scales.count == 1 || scales.count == shape[0], zeroPoints.count == scales.count
+        else {
+            throw RNNFormatError(.shapeMismatch, file: "QuantizedTensor",
+                                 "expected a matrix of rows x columns values with 1 or rows scales and as many zero points, found shape \(shape), \(values.count) values, \(scales.count) scales, \(zeroPoints.count) zero points")
+        }
+        self.init(shape: shape, trusted: values, scales: scales, zeroPoints: zeroPoints)
+    }
+
+    /// For the package's own code, which has checked the parts; checked all the same.
+    package init(shape: [Int], trusted values: [Int8], scales: [Float], zeroPoints: [Int32]) {
         precondition(shape.count == 2, "quantized tensors are matrices, got shape \(shape)")
-        precondition(shape.reduce(1, *) == values.count, "shape \(shape) does not match \(values.count) values")
+        precondition(Tensor.elementCount(shape) == values.count, "shape \(shape) does not match \(values.count) values")
         precondition(scales.count == 1 || scales.count == shape[0], "need 1 or \(shape[0]) scales, got \(scales.count)")
         precondition(zeroPoints.count == scales.count, "zero points and scales differ in count")
         self.shape = shape
@@ -41,6 +58,6 @@ public struct QuantizedTensor: Sendable, Hashable {
                 out[r * cols + c] = s * Float(Int32(values[r * cols + c]) - z)
             }
         }
-        return Tensor(shape: shape, scalars: out)
+        return Tensor(shape: shape, trusted: out)
     }
 }

@@ -58,7 +58,7 @@ public struct Quantizer: Sendable, Hashable {
             }
         }
         return QuantizedTensor(
-            shape: matrix.shape, values: values, scales: scales,
+            shape: matrix.shape, trusted: values, scales: scales,
             zeroPoints: [Int32](repeating: 0, count: scales.count))
     }
 

@@ -103,10 +103,10 @@ public struct Benchmark: Sendable {
                                               message: "streaming needs a unidirectional module")
         }
         func random(_ shape: [Int]) -> Tensor {
-            Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &generator) })
+            Tensor(shape: shape, trusted: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &generator) })
         }
         let chunks = streamingRun ? (0..<steps).map { _ in random(stepShape) } : []
-        let sequence = streamingRun ? Tensor(zeros: [1]) : random(sequenceShape)
+        let sequence = streamingRun ? Tensor.zeros([1]) : random(sequenceShape)
 
         let oneRun: () throws -> Void = {
             if streamingRun {

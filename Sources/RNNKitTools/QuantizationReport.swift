@@ -45,7 +45,7 @@ public struct QuantizationReport: Sendable, Hashable {
                 var state = module.initialState(batchSize: 1)
                 var out: [Float] = []
                 for t in 0..<steps {
-                    let x = Tensor(shape: [1, config.inputSize], scalars: Array(values[t * config.inputSize..<(t + 1) * config.inputSize]))
+                    let x = Tensor(shape: [1, config.inputSize], trusted: Array(values[t * config.inputSize..<(t + 1) * config.inputSize]))
                     out += try module.step(x, state: &state).scalars
                 }
                 return out
@@ -54,12 +54,12 @@ public struct QuantizationReport: Sendable, Hashable {
             actual = try stream(after)
         } else {
             let shape = config.batchFirst ? [1, steps, config.inputSize] : [steps, 1, config.inputSize]
-            let input = Tensor(shape: shape, scalars: values)
+            let input = Tensor(shape: shape, trusted: values)
             expected = try before(input).output?.scalars ?? []
             actual = try after(input).output?.scalars ?? []
         }
-        let difference = try TensorDifference(Tensor(shape: [expected.count], scalars: expected),
-                                              Tensor(shape: [actual.count], scalars: actual))
+        let difference = try TensorDifference(Tensor(shape: [expected.count], trusted: expected),
+                                              Tensor(shape: [actual.count], trusted: actual))
         path = float.path
         kind = config.kind
         scheme = quantized.quantization ?? .perTensor

@@ -17,7 +17,7 @@ extension ModuleRecord {
         var parameters: [String: Parameter] = [:]
         for spec in config.expectedParameters {
             let values = (0..<spec.elementCount).map { _ in Float.random(in: -bound...bound, using: &generator) }
-            parameters[spec.name] = .float(Tensor(shape: spec.shape, scalars: values), stored: .float32)
+            parameters[spec.name] = .float(Tensor(shape: spec.shape, trusted: values), stored: .float32)
         }
         self.init(path: path, config: config, parameters: parameters)
     }

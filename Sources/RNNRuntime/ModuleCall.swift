@@ -232,8 +232,8 @@ extension RecurrentWeights {
         let output = execute(input: input, h0: h0?.scalars, c0: c0?.scalars, h: &h, c: &c, layout: layout, plans: call.plans,
                              workspace: call.workspace)
         // h0 and c0 have the results' shapes (`layout` checked them): reuse their arrays.
-        return ModuleOutput(output: output, h: Tensor(shape: h0?.shape ?? layout.h.dimensions(input: input.shape), scalars: h),
-                            c: layout.c.map { Tensor(shape: c0?.shape ?? $0.dimensions(input: input.shape), scalars: c) })
+        return ModuleOutput(output: output, h: Tensor(shape: h0?.shape ?? layout.h.dimensions(input: input.shape), trusted: h),
+                            c: layout.c.map { Tensor(shape: c0?.shape ?? $0.dimensions(input: input.shape), trusted: c) })
     }
 
     /// Runs one chunk of a stream from `state`, which it replaces with the state after the chunk.
@@ -255,13 +255,11 @@ extension RecurrentWeights {
                                scratch: &scratch)
         state.scratch = scratch
         // Moved out of the state, so that the state holds no second reference to them.
-        var h = state.h.scalars, c = state.c?.scalars ?? []
-        state.h.scalars = []
-        state.c?.scalars = []
+        var h = state.h.takeScalars(), c = state.c?.takeScalars() ?? []
         let output = execute(input: chunk, h0: nil, c0: nil, h: &h, c: &c, layout: call.layout, plans: call.plans,
                              workspace: call.workspace)
-        state.h.scalars = h
-        state.c?.scalars = c
+        state.h.restoreScalars(h)
+        state.c?.restoreScalars(c)
         return output
     }
 
@@ -329,6 +327,6 @@ extension RecurrentWeights {
                 }
             }
         }
-        return layout.output.map { Tensor(shape: $0.dimensions(input: input.shape), scalars: outputIsH ? h : output) }
+        return layout.output.map { Tensor(shape: $0.dimensions(input: input.shape), trusted: outputIsH ? h : output) }
     }
 }

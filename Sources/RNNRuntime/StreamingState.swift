@@ -37,11 +37,11 @@ extension ModuleCore {
         let config = record.config
         let batch = batchSize.map { [$0] } ?? []
         if config.kind.isCell {
-            return StreamingState(h: Tensor(zeros: batch + [config.hiddenSize]),
-                                  c: config.kind.hasCellState ? Tensor(zeros: batch + [config.hiddenSize]) : nil)
+            return StreamingState(h: Tensor.zeros(batch + [config.hiddenSize]),
+                                  c: config.kind.hasCellState ? Tensor.zeros(batch + [config.hiddenSize]) : nil)
         }
-        return StreamingState(h: Tensor(zeros: [config.numLayers] + batch + [config.outputSize]),
-                              c: config.kind.hasCellState ? Tensor(zeros: [config.numLayers] + batch + [config.hiddenSize]) : nil)
+        return StreamingState(h: Tensor.zeros([config.numLayers] + batch + [config.outputSize]),
+                              c: config.kind.hasCellState ? Tensor.zeros([config.numLayers] + batch + [config.hiddenSize]) : nil)
     }
 
     /// Runs one chunk from `state` and replaces `state` with the state after the chunk.

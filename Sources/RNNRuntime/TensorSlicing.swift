@@ -20,7 +20,7 @@ extension Tensor {
             let start = (o * shape[axis] + range.lowerBound) * inner
             out += scalars[start..<start + range.count * inner]
         }
-        return Tensor(shape: newShape, scalars: out)
+        return Tensor(shape: newShape, trusted: out)
     }
 
     /// Joins tensors that agree in every dimension but `axis`.
@@ -48,6 +48,6 @@ extension Tensor {
                 out += t.scalars[o * block..<(o + 1) * block]
             }
         }
-        return Tensor(shape: newShape, scalars: out)
+        return Tensor(shape: newShape, trusted: out)
     }
 }

@@ -83,7 +83,7 @@ struct AtomicWriteTests {
         #expect(throws: RNNFormatError.self) { try ModelFile(modules: []).write(to: directory.file("x.h5"), overwrite: false) }
         var record = ModuleFactory.record(ModuleFactory.configs[6], path: "c", stored: .float16)
         var tensor = record.parameters["bias_hh"]!.floatValue
-        tensor.scalars[2] = 70000
+        tensor[flat: 2] = 70000
         record.parameters["bias_hh"] = .float(tensor, stored: .float16)
         let error = #expect(throws: RNNFormatError.self) { try ModelFile(modules: [record]).write(to: directory.file("x.h5"), overwrite: false) }
         #expect(error?.description.contains("/c/bias_hh: value 70000.0 at flat index 2 does not fit float16") == true, "\(error?.description ?? "")")

@@ -106,10 +106,10 @@ struct HostileDiskFullTests {
     func npy() throws {
         let disk = try SmallFilesystem()
         let target = disk.file("output.npy")
-        try NpyArray(Tensor(zeros: [2, 3])).write(path: target)
+        try NpyArray(try Tensor(zeros: [2, 3])).write(path: target)
         let before = try #require(Self.contents(target))
         disk.fill()
-        let error = #expect(throws: RNNFormatError.self) { try NpyArray(Tensor(zeros: [64, 64, 8])).write(path: target) }
+        let error = #expect(throws: RNNFormatError.self) { try NpyArray(try Tensor(zeros: [64, 64, 8])).write(path: target) }
         #expect(error?.description.hasPrefix(target) == true)
         #expect(Self.contents(target) == before)
         #expect(disk.entries() == ["filler", "output.npy"])

@@ -2,19 +2,19 @@ import Testing
 @testable import RNNFormat
 
 /// Float parameters of the given shapes, values in [-1, 1).
-private func tensors(_ shapes: [String: [Int]]) -> [String: Parameter] {
+private func tensors(_ shapes: [String: [Int]]) throws -> [String: Parameter] {
     var generator = SystemRandomNumberGenerator()
-    return shapes.mapValues { shape in
+    return try shapes.mapValues { shape in
         let count = shape.reduce(1, *)
-        return .float(Tensor(shape: shape, scalars: (0..<count).map { _ in Float.random(in: -1..<1, using: &generator) }), stored: .float32)
+        return .float(try Tensor(shape: shape, scalars: (0..<count).map { _ in Float.random(in: -1..<1, using: &generator) }), stored: .float32)
     }
 }
 
 /// The state_dict a module with `config` has, by `expectedParameters`.
-private func stateDict(_ config: ModuleConfig, prefix: String) -> [String: Parameter] {
+private func stateDict(_ config: ModuleConfig, prefix: String) throws -> [String: Parameter] {
     var shapes: [String: [Int]] = [:]
     for spec in config.expectedParameters { shapes[prefix.isEmpty ? spec.name : prefix + "." + spec.name] = spec.shape }
-    return tensors(shapes)
+    return try tensors(shapes)
 }
 
 @Suite("Module inference")
@@ -41,9 +41,9 @@ struct ModuleInferenceTests {
 
     @Test("tensors of other modules are left over, modules at several prefixes are all found")
     func leftoversAndSeveralModules() throws {
-        var dict = stateDict(ModuleConfig(kind: .gru, inputSize: 2, hiddenSize: 3), prefix: "encoder")
-        dict.merge(stateDict(ModuleConfig(kind: .lstm, inputSize: 3, hiddenSize: 4), prefix: ""), uniquingKeysWith: { a, _ in a })
-        dict.merge(tensors(["head.weight": [2, 3], "embedding.weight": [10, 2]]), uniquingKeysWith: { a, _ in a })
+        var dict = try stateDict(ModuleConfig(kind: .gru, inputSize: 2, hiddenSize: 3), prefix: "encoder")
+        dict.merge(try stateDict(ModuleConfig(kind: .lstm, inputSize: 3, hiddenSize: 4), prefix: ""), uniquingKeysWith: { a, _ in a })
+        dict.merge(try tensors(["head.weight": [2, 3], "embedding.weight": [10, 2]]), uniquingKeysWith: { a, _ in a })
         let assembly = try ModuleInference.assemble(dict, file: "t.pt")
         #expect(assembly.modules.map(\.path) == ["", "encoder"])
         #expect(assembly.modules.map(\.config.kind) == [.lstm, .gru])
@@ -52,7 +52,7 @@ struct ModuleInferenceTests {
 
     @Test("a reverse direction without the forward one is refused, naming the group")
     func reverseWithoutForward() throws {
-        let dict = tensors(["rnn.weight_ih_l0_reverse": [6, 2], "rnn.weight_hh_l0_reverse": [6, 2]])
+        let dict = try tensors(["rnn.weight_ih_l0_reverse": [6, 2], "rnn.weight_hh_l0_reverse": [6, 2]])
         let error = try #require(throws: RNNFormatError.self) { try ModuleInference.assemble(dict, file: "m.h5", naming: .hdf5) }
         #expect(error.code == .missingTensor)
         #expect(error.description.hasPrefix("m.h5: /rnn: "))
@@ -61,7 +61,7 @@ struct ModuleInferenceTests {
 
     @Test("a missing middle layer names the tensor and its expected shape")
     func missingLayer() throws {
-        var dict = stateDict(ModuleConfig(kind: .gru, inputSize: 2, hiddenSize: 3, numLayers: 3), prefix: "")
+        var dict = try stateDict(ModuleConfig(kind: .gru, inputSize: 2, hiddenSize: 3, numLayers: 3), prefix: "")
         dict["weight_hh_l1"] = nil
         let error = try #require(throws: RNNFormatError.self) { try ModuleInference.assemble(dict, file: "m.h5", naming: .hdf5) }
         #expect(error.code == .missingTensor)
@@ -71,8 +71,8 @@ struct ModuleInferenceTests {
 
     @Test("a wrong shape reports expected and found")
     func wrongShape() throws {
-        var dict = stateDict(ModuleConfig(kind: .lstm, inputSize: 2, hiddenSize: 3), prefix: "a.b")
-        dict["a.b.bias_hh_l0"] = tensors(["x": [11]])["x"]
+        var dict = try stateDict(ModuleConfig(kind: .lstm, inputSize: 2, hiddenSize: 3), prefix: "a.b")
+        dict["a.b.bias_hh_l0"] = try tensors(["x": [11]])["x"]
         let error = try #require(throws: RNNFormatError.self) { try ModuleInference.assemble(dict, file: "f.pt") }
         #expect(error.code == .shapeMismatch)
         #expect(error.description == "f.pt: a.b.bias_hh_l0: expected shape [12], found [11]")
@@ -80,7 +80,7 @@ struct ModuleInferenceTests {
 
     @Test("gate multiples other than 1, 3, 4 are no known kind")
     func unknownGateMultiple() throws {
-        let dict = tensors(["weight_ih_l0": [10, 2], "weight_hh_l0": [10, 5]])
+        let dict = try tensors(["weight_ih_l0": [10, 2], "weight_hh_l0": [10, 5]])
         let error = try #require(throws: RNNFormatError.self) { try ModuleInference.assemble(dict, file: "f.h5") }
         #expect(error.code == .unknownKind)
         #expect(error.message.contains("2 times the hidden size (5)"))
@@ -88,8 +88,8 @@ struct ModuleInferenceTests {
 
     @Test("NaN in a weight is refused with its position")
     func nonFinite() throws {
-        var dict = stateDict(ModuleConfig(kind: .rnnCell, inputSize: 2, hiddenSize: 2), prefix: "")
-        dict["weight_hh"] = .float(Tensor(shape: [2, 2], scalars: [0, 1, .nan, 2]), stored: .float32)
+        var dict = try stateDict(ModuleConfig(kind: .rnnCell, inputSize: 2, hiddenSize: 2), prefix: "")
+        dict["weight_hh"] = .float(try Tensor(shape: [2, 2], scalars: [0, 1, .nan, 2]), stored: .float32)
         let error = try #require(throws: RNNFormatError.self) { try ModuleInference.assemble(dict, file: "f.h5") }
         #expect(error.code == .nonFinite)
         #expect(error.message.contains("flat index 2"))
@@ -97,8 +97,8 @@ struct ModuleInferenceTests {
 
     @Test("cell and layer names in one group are contradictory")
     func mixedNames() throws {
-        var dict = stateDict(ModuleConfig(kind: .gruCell, inputSize: 2, hiddenSize: 2), prefix: "")
-        dict.merge(tensors(["weight_ih_l0": [6, 2], "weight_hh_l0": [6, 2]]), uniquingKeysWith: { a, _ in a })
+        var dict = try stateDict(ModuleConfig(kind: .gruCell, inputSize: 2, hiddenSize: 2), prefix: "")
+        dict.merge(try tensors(["weight_ih_l0": [6, 2], "weight_hh_l0": [6, 2]]), uniquingKeysWith: { a, _ in a })
         let error = try #require(throws: RNNFormatError.self) { try ModuleInference.assemble(dict, file: "f.h5") }
         #expect(error.code == .unknownKind)
     }

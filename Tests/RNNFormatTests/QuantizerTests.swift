@@ -4,7 +4,7 @@ import RNNFormat
 
 @Suite("Quantizer rules")
 struct QuantizerTests {
-    static func floatModule(_ config: ModuleConfig, seed: UInt64 = 1) -> ModuleRecord {
+    static func floatModule(_ config: ModuleConfig, seed: UInt64 = 1) throws -> ModuleRecord {
         var state = seed
         func next() -> Float {
             state = state &* 6364136223846793005 &+ 1442695040888963407
@@ -12,15 +12,15 @@ struct QuantizerTests {
         }
         var parameters: [String: Parameter] = [:]
         for spec in config.expectedParameters {
-            let t = Tensor(shape: spec.shape, scalars: (0..<spec.elementCount).map { _ in next() })
+            let t = try Tensor(shape: spec.shape, scalars: (0..<spec.elementCount).map { _ in next() })
             parameters[spec.name] = .float(t, stored: .float32)
         }
         return ModuleRecord(path: "model.rnn", config: config, parameters: parameters)
     }
 
     @Test("per-tensor: one scale amax/127.5, zero point 0, values within -128...127")
-    func perTensorRule() {
-        let w = Tensor(shape: [2, 3], scalars: [0.5, -1.0, 0.25, 0.75, 1.0 / 3, -0.2])
+    func perTensorRule() throws {
+        let w = try Tensor(shape: [2, 3], scalars: [0.5, -1.0, 0.25, 0.75, 1.0 / 3, -0.2])
         let q = Quantizer().quantize(w)
         #expect(q.scheme == .perTensor)
         #expect(q.scales == [Float(1.0) / Float(127.5)])
@@ -32,8 +32,8 @@ struct QuantizerTests {
     }
 
     @Test("per-channel: each row gets its own scale")
-    func perChannelRule() {
-        let w = Tensor(shape: [2, 2], scalars: [0.1, -0.05, 4, 2])
+    func perChannelRule() throws {
+        let w = try Tensor(shape: [2, 2], scalars: [0.1, -0.05, 4, 2])
         let q = Quantizer(scheme: .perChannel).quantize(w)
         #expect(q.scales == [Float(0.1) / 127.5, Float(4) / 127.5])
         #expect(q.zeroPoints == [0, 0])
@@ -41,16 +41,16 @@ struct QuantizerTests {
     }
 
     @Test("an all-zero matrix gets the minimum scale")
-    func zeroMatrix() {
-        let q = Quantizer().quantize(Tensor(zeros: [3, 4]))
+    func zeroMatrix() throws {
+        let q = Quantizer().quantize(try Tensor(zeros: [3, 4]))
         #expect(q.scales == [Float.ulpOfOne])
         #expect(q.values.allSatisfy { $0 == 0 })
     }
 
     @Test("dequantized weights are within half a step of the float ones",
           arguments: [QuantizedTensor.Scheme.perTensor, .perChannel])
-    func roundTrip(scheme: QuantizedTensor.Scheme) {
-        let module = Self.floatModule(ModuleConfig(kind: .gru, inputSize: 5, hiddenSize: 7))
+    func roundTrip(scheme: QuantizedTensor.Scheme) throws {
+        let module = try Self.floatModule(ModuleConfig(kind: .gru, inputSize: 5, hiddenSize: 7))
         let w = module.parameters["weight_hh_l0"]!.floatValue
         let q = Quantizer(scheme: scheme).quantize(w)
         let back = q.dequantized()
@@ -75,7 +75,7 @@ struct QuantizerTests {
 
     @Test("every weight (weight_hr included) becomes int8; biases stay float32", arguments: configs)
     func moduleQuantization(config: ModuleConfig) throws {
-        var module = Self.floatModule(config)
+        var module = try Self.floatModule(config)
         if config.bias, let name = config.expectedParameters.first(where: { !$0.role.isWeight })?.name {
             module.parameters[name] = .float(module.parameters[name]!.floatValue, stored: .float16)
         }
@@ -100,7 +100,7 @@ struct QuantizerTests {
     @Test("refuses already quantized, non-finite, missing and misshapen weights")
     func refusals() throws {
         let config = ModuleConfig(kind: .gru, inputSize: 3, hiddenSize: 4)
-        let module = Self.floatModule(config)
+        let module = try Self.floatModule(config)
         let quantized = try Quantizer().quantize(module, file: "in.h5")
         let again = #expect(throws: RNNFormatError.self) { try Quantizer().quantize(quantized, file: "q.h5") }
         #expect(again?.code == .unsupported)
@@ -108,7 +108,7 @@ struct QuantizerTests {
 
         var nan = module
         var w = module.parameters["weight_hh_l0"]!.floatValue
-        w.scalars[5] = .nan
+        w[flat: 5] = .nan
         nan.parameters["weight_hh_l0"] = .float(w, stored: .float32)
         let nonFinite = #expect(throws: RNNFormatError.self) { try Quantizer().quantize(nan, file: "in.h5") }
         #expect(nonFinite?.code == .nonFinite)
@@ -120,7 +120,7 @@ struct QuantizerTests {
         #expect(absent?.code == .missingTensor)
 
         var misshapen = module
-        misshapen.parameters["bias_ih_l0"] = .float(Tensor(zeros: [5]), stored: .float32)
+        misshapen.parameters["bias_ih_l0"] = .float(try Tensor(zeros: [5]), stored: .float32)
         let shape = #expect(throws: RNNFormatError.self) { try Quantizer().quantize(misshapen, file: "in.h5") }
         #expect(shape?.code == .shapeMismatch)
         #expect(shape?.message.contains("expected shape [12], found [5]") == true)

@@ -15,8 +15,8 @@ struct BadInputTests {
     }
 
     /// A (T, B, I) input with distinct finite values.
-    static func input(_ t: Int, _ b: Int, _ i: Int) -> Tensor {
-        Tensor(shape: [t, b, i], scalars: (0..<(t * b * i)).map { Float(($0 * 37) % 23) / 23 - 0.5 })
+    static func input(_ t: Int, _ b: Int, _ i: Int) throws -> Tensor {
+        try Tensor(shape: [t, b, i], scalars: (0..<(t * b * i)).map { Float(($0 * 37) % 23) / 23 - 0.5 })
     }
 
     @Test("lengths that are negative, zero or beyond T are refused", arguments: [-1, 0, 7, Int.max, Int.min])
@@ -34,7 +34,7 @@ struct BadInputTests {
     func emptyDimensions(shape: [Int]) throws {
         let gru = try Self.module(Self.gru)
         #expect {
-            _ = try gru(Tensor(zeros: shape))
+            _ = try gru(try Tensor(zeros: shape))
         } throws: { error in
             (error as? RNNRuntimeError) == .shapeMismatch(
                 module: "GRU", argument: "input", expected: "(T, 5), (T, B, 5) or (V, T, B, 5) with sizes >= 1", actual: shape)
@@ -44,19 +44,19 @@ struct BadInputTests {
     @Test("h0 and c0 whose batch differs from the input's are refused, each named")
     func stateBatchMismatch() throws {
         let lstm = try Self.module(Self.lstm)
-        let input = Self.input(4, 3, 5)
+        let input = try Self.input(4, 3, 5)
         #expect {
-            _ = try lstm(input, h0: Tensor(zeros: [2, 3, 6]), c0: Tensor(zeros: [2, 2, 6]))
+            _ = try lstm(input, h0: try Tensor(zeros: [2, 3, 6]), c0: try Tensor(zeros: [2, 2, 6]))
         } throws: { error in
             (error as? RNNRuntimeError) == .shapeMismatch(module: "LSTM", argument: "c0", expected: "(2, 3, 6)", actual: [2, 2, 6])
         }
         #expect {
-            _ = try lstm(input, h0: Tensor(zeros: [2, 4, 6]), c0: Tensor(zeros: [2, 3, 6]))
+            _ = try lstm(input, h0: try Tensor(zeros: [2, 4, 6]), c0: try Tensor(zeros: [2, 3, 6]))
         } throws: { error in
             (error as? RNNRuntimeError) == .shapeMismatch(module: "LSTM", argument: "h0", expected: "(2, 3, 6)", actual: [2, 4, 6])
         }
         #expect {
-            _ = try lstm(input, h0: Tensor(zeros: [1, 3, 6]))
+            _ = try lstm(input, h0: try Tensor(zeros: [1, 3, 6]))
         } throws: { error in
             (error as? RNNRuntimeError) == .shapeMismatch(module: "LSTM", argument: "h0", expected: "(2, 3, 6)", actual: [1, 3, 6])
         }
@@ -78,10 +78,10 @@ struct BadInputTests {
     @Test("a NaN input propagates like PyTorch: its element from its step on, nothing else", arguments: [gru, lstm])
     func nanPropagates(config: ModuleConfig) throws {
         let module = try Self.module(config)
-        let clean = Self.input(6, 3, 5)
+        let clean = try Self.input(6, 3, 5)
         var poisoned = clean
         let (step, element) = (2, 1)
-        poisoned.scalars[(step * 3 + element) * 5 + 4] = .nan
+        poisoned[flat: (step * 3 + element) * 5 + 4] = .nan
         let expected = try module(clean)
         let result = try module(poisoned)
         let output = try #require(result.output)
@@ -117,8 +117,8 @@ struct BadInputTests {
     @Test("a NaN initial state propagates to its element only")
     func nanState() throws {
         let gru = try Self.module(Self.gru)
-        var h0 = Tensor(zeros: [1, 3, 7])
-        h0.scalars[7 + 3] = .nan  // element 1
+        var h0 = try Tensor(zeros: [1, 3, 7])
+        h0[flat: 7 + 3] = .nan  // element 1
         let result = try gru(Self.input(6, 3, 5), h0: h0)
         let output = try #require(result.output)
         for t in 0..<6 {
@@ -132,8 +132,8 @@ struct BadInputTests {
     @Test("infinite inputs do not trap; saturated gates give finite outputs", arguments: [Float.infinity, -Float.infinity])
     func infiniteInput(value: Float) throws {
         let module = try Self.module(Self.gru)
-        var input = Self.input(4, 2, 5)
-        for i in 0..<5 { input.scalars[i] = value }
+        var input = try Self.input(4, 2, 5)
+        for i in 0..<5 { input[flat: i] = value }
         let result = try module(input)
         // The untouched element stays finite; the other one may be finite or NaN (inf - inf in
         // a gate's sum), as in PyTorch, but the call returns.

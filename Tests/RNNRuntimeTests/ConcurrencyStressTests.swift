@@ -21,10 +21,10 @@ struct ConcurrencyStressTests {
         ModuleConfig(kind: .rnnCell, inputSize: 3, hiddenSize: 4),
     ]
 
-    static func input(for config: ModuleConfig, seed: Int) -> Tensor {
+    static func input(for config: ModuleConfig, seed: Int) throws -> Tensor {
         let shape = config.kind.isCell ? [2, 3] : [5, 2, 3]
         let count = shape.reduce(1, *)
-        return Tensor(shape: shape, scalars: (0..<count).map { Float((($0 + seed) * 29) % 17) / 17 - 0.5 })
+        return try Tensor(shape: shape, scalars: (0..<count).map { Float((($0 + seed) * 29) % 17) / 17 - 0.5 })
     }
 
     @Test("8 tasks x 200 iterations of read, run, write and read back agree with the serial results")
@@ -85,7 +85,7 @@ struct ConcurrencyStressTests {
     func sharedModuleStreaming() async throws {
         var generator = SplitMix64(seed: 5)
         let module = try AnyModule(ModuleRecord(pytorchDefault: Self.configs[1], using: &generator))
-        let chunks = (0..<6).map { Self.input(for: Self.configs[1], seed: $0) }
+        let chunks = try (0..<6).map { try Self.input(for: Self.configs[1], seed: $0) }
         var state = module.initialState(batchSize: 2)
         let serial = try chunks.map { try module.step($0, state: &state) }
         let results = try await withThrowingTaskGroup(of: [Tensor].self) { group in

@@ -6,16 +6,16 @@ import RNNFormat
 
 /// Two threads run the directions of a bidirectional layer at once; results must not change.
 @Suite struct ParallelismTests {
-    static func input(_ shape: [Int], seed: UInt64) -> Tensor {
+    static func input(_ shape: [Int], seed: UInt64) throws -> Tensor {
         var generator = SplitMix64(seed: seed)
-        return Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &generator) })
+        return try Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in Float.random(in: -1...1, using: &generator) })
     }
 
     @Test func bidirectionalGRUIsIdenticalOnTwoThreads() throws {
         var generator = SplitMix64(seed: 11)
         let gru = try GRU(inputSize: 24, hiddenSize: 48, numLayers: 2, bidirectional: true, using: &generator)
-        let x = Self.input([60, 3, 24], seed: 12)
-        let h0 = Self.input([4, 3, 48], seed: 13)
+        let x = try Self.input([60, 3, 24], seed: 12)
+        let h0 = try Self.input([4, 3, 48], seed: 13)
         let lengths = [60, 41, 17]
         // Large enough that the second thread is used, small layers stay on one.
         #expect(Parallelism.$maximumThreads.withValue(2) { gru.core.weights.directionLanes(tokens: 60 * 3, batch: 3) } == 2)
@@ -30,7 +30,7 @@ import RNNFormat
     @Test func bidirectionalProjectedLSTMIsIdenticalOnTwoThreads() throws {
         var generator = SplitMix64(seed: 21)
         let lstm = try LSTM(inputSize: 16, hiddenSize: 40, numLayers: 2, bidirectional: true, projSize: 24, using: &generator)
-        let x = Self.input([2, 50, 4, 16], seed: 22)
+        let x = try Self.input([2, 50, 4, 16], seed: 22)
         #expect(Parallelism.$maximumThreads.withValue(2) { lstm.core.weights.directionLanes(tokens: 50 * 4, batch: 4) } == 2)
         let one = try lstm(x)
         let two = try Parallelism.$maximumThreads.withValue(2) { try lstm(x) }
@@ -161,10 +161,10 @@ import RNNFormat
             #expect(weights.rowSplit(layer: 0, batch: batch) != nil, "module \(index)")
             #expect(Parallelism.$maximumThreads.withValue(2) { weights.directionLanes(tokens: steps * batch, batch: batch) } == 2)
             #expect(weights.directionLanes(tokens: steps * batch, batch: batch) == 1)
-            let x = Self.input(shape, seed: UInt64(40 + index))
+            let x = try Self.input(shape, seed: UInt64(40 + index))
             let states = [config.numLayers, batch, config.hiddenSize]
-            let h0 = Self.input(states, seed: UInt64(50 + index))
-            let c0 = config.kind == .lstm ? Self.input(states, seed: UInt64(60 + index)) : nil
+            let h0 = try Self.input(states, seed: UInt64(50 + index))
+            let c0 = config.kind == .lstm ? try Self.input(states, seed: UInt64(60 + index)) : nil
             let lengths = (0..<batch).map { max(1, shape[config.batchFirst ? 1 : 0] - 3 * $0) }
             let one = try module(x, h0: h0, c0: c0, lengths: lengths)
             for _ in 0..<3 {
@@ -181,7 +181,7 @@ import RNNFormat
         let lstm = try LSTMCell(inputSize: 24, hiddenSize: 256, using: &generator)
         for module in [try AnyModule(gru.record), try AnyModule(lstm.record)] {
             #expect(module.core.weights.rowSplit(layer: 0, batch: 3) != nil)
-            let x = Self.input([3, 24], seed: 52)
+            let x = try Self.input([3, 24], seed: 52)
             let one = try module(x)
             let two = try Parallelism.$maximumThreads.withValue(2) { try module(x) }
             #expect(one == two)
@@ -194,7 +194,7 @@ import RNNFormat
         let gru = try GRU(inputSize: 8, hiddenSize: 384, using: &generator)
         var one = gru.initialState(), two = gru.initialState()
         for step in 0..<20 {
-            let x = Self.input([1, 8], seed: UInt64(100 + step))
+            let x = try Self.input([1, 8], seed: UInt64(100 + step))
             let a = try gru.step(x, state: &one)
             let b = try Parallelism.$maximumThreads.withValue(2) { try gru.step(x, state: &two) }
             #expect(a == b)

@@ -187,7 +187,7 @@ struct QuantizedFixtureTests {
             let columns = spec.shape[1]
             for r in 0..<spec.shape[0] {
                 let factor = Float.random(in: 0.05...1, using: &generator)
-                for c in 0..<columns { w.scalars[r * columns + c] *= factor }
+                for c in 0..<columns { w[flat: r * columns + c] *= factor }
             }
             record.parameters[spec.name] = .float(w, stored: .float32)
         }

@@ -42,10 +42,10 @@ struct QuantizedLinearTests {
     @Test("per-tensor and per-channel match the reference exactly",
           arguments: [(1, 3, 1), (4, 12, 17), (9, 16, 40), (1, 33, 65), (3, 7, 128)],
           [QuantizedTensor.Scheme.perTensor, .perChannel])
-    func matchesReference(shape: (Int, Int, Int), scheme: QuantizedTensor.Scheme) {
+    func matchesReference(shape: (Int, Int, Int), scheme: QuantizedTensor.Scheme) throws {
         let (rows, n, k) = shape
         var rng = SplitMix64(seed: UInt64(rows * 1000 + n * 10 + k))
-        let w = Tensor(shape: [n, k], scalars: (0..<n * k).map { _ in Float.random(in: -0.4...0.3, using: &rng) })
+        let w = try Tensor(shape: [n, k], scalars: (0..<n * k).map { _ in Float.random(in: -0.4...0.3, using: &rng) })
         let bias = (0..<n).map { _ in Float.random(in: -1...1, using: &rng) }
         let x = (0..<rows * k).map { _ in Float.random(in: -2...3, using: &rng) }
         let q = Quantizer(scheme: scheme).quantize(w)
@@ -55,11 +55,11 @@ struct QuantizedLinearTests {
 
     @Test("affine weights (non-zero zero points) match the reference exactly",
           arguments: [QuantizedTensor.Scheme.perTensor, .perChannel])
-    func affineWeights(scheme: QuantizedTensor.Scheme) {
+    func affineWeights(scheme: QuantizedTensor.Scheme) throws {
         var rng = SplitMix64(seed: 5)
         let (rows, n, k) = (3, 9, 37)
         let scales = (0..<(scheme == .perTensor ? 1 : n)).map { _ in Float.random(in: 0.001...0.01, using: &rng) }
-        let q = QuantizedTensor(shape: [n, k], values: (0..<n * k).map { _ in Int8.random(in: -128...127, using: &rng) },
+        let q = try QuantizedTensor(shape: [n, k], values: (0..<n * k).map { _ in Int8.random(in: -128...127, using: &rng) },
                                 scales: scales, zeroPoints: scales.map { _ in Int32.random(in: -128...127, using: &rng) })
         let bias = (0..<n).map { _ in Float.random(in: -1...1, using: &rng) }
         let x = (0..<rows * k).map { _ in Float.random(in: -1...2, using: &rng) }
@@ -68,9 +68,9 @@ struct QuantizedLinearTests {
     }
 
     @Test("no bias equals a zero bias, bit for bit")
-    func missingBiasIsZero() {
+    func missingBiasIsZero() throws {
         var rng = SplitMix64(seed: 7)
-        let w = Tensor(shape: [6, 10], scalars: (0..<60).map { _ in Float.random(in: -1...1, using: &rng) })
+        let w = try Tensor(shape: [6, 10], scalars: (0..<60).map { _ in Float.random(in: -1...1, using: &rng) })
         let x = (0..<30).map { _ in Float.random(in: -1...1, using: &rng) }
         let weights = Linear.Weights.int8(Int8Weights(Quantizer().quantize(w)))
         let none = Self.run(Linear(outFeatures: 6, inFeatures: 10, weights: weights, bias: nil), x: x, rows: 3)
@@ -79,13 +79,13 @@ struct QuantizedLinearTests {
     }
 
     @Test("int8 result is close to the float product (tolerance: 2% of output range)")
-    func closeToFloat() {
+    func closeToFloat() throws {
         var rng = SplitMix64(seed: 11)
         let (rows, n, k) = (5, 24, 48)
         let wv = (0..<n * k).map { _ in Float.random(in: -0.5...0.5, using: &rng) }
         let x = (0..<rows * k).map { _ in Float.random(in: -1...1, using: &rng) }
         let exact = Self.run(Linear(outFeatures: n, inFeatures: k, weights: .float32(wv), bias: nil), x: x, rows: rows)
-        let q = Quantizer().quantize(Tensor(shape: [n, k], scalars: wv))
+        let q = Quantizer().quantize(try Tensor(shape: [n, k], scalars: wv))
         let int8 = Self.run(Linear(outFeatures: n, inFeatures: k, weights: .int8(Int8Weights(q)), bias: nil), x: x, rows: rows)
         let range = exact.map(\.magnitude).max() ?? 1
         let worst = zip(exact, int8).map { ($0 - $1).magnitude }.max() ?? 0
@@ -93,8 +93,8 @@ struct QuantizedLinearTests {
     }
 
     @Test("constant, zero, empty and non-finite inputs do not trap")
-    func degenerateInputs() {
-        let q = Quantizer().quantize(Tensor(shape: [2, 3], scalars: [1, -1, 0.5, 0, 0.25, -0.75]))
+    func degenerateInputs() throws {
+        let q = Quantizer().quantize(try Tensor(shape: [2, 3], scalars: [1, -1, 0.5, 0, 0.25, -0.75]))
         let linear = Linear(outFeatures: 2, inFeatures: 3, weights: .int8(Int8Weights(q)), bias: [0.5, -0.5])
         #expect(Self.run(linear, x: [0, 0, 0], rows: 1) == [0.5, -0.5])
         #expect(Self.run(linear, x: [], rows: 0) == [])

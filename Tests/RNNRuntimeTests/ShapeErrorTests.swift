@@ -68,9 +68,9 @@ struct ShapeErrorTests {
     func throwsNamingExpectedAndActual(bad: BadCall) throws {
         var generator = SplitMix64(seed: 3)
         let module = try AnyModule(ModuleRecord(pytorchDefault: bad.config, using: &generator))
-        func zeros(_ shape: [Int]?) -> Tensor? { shape.map { Tensor(zeros: $0) } }
+        func zeros(_ shape: [Int]?) throws -> Tensor? { try shape.map { try Tensor(zeros: $0) } }
         #expect {
-            _ = try module(Tensor(zeros: bad.input), h0: zeros(bad.h0), c0: zeros(bad.c0), lengths: bad.lengths)
+            _ = try module(try Tensor(zeros: bad.input), h0: zeros(bad.h0), c0: zeros(bad.c0), lengths: bad.lengths)
         } throws: { error in
             (error as? RNNRuntimeError) == bad.error
         }
@@ -88,7 +88,7 @@ struct ShapeErrorTests {
         var generator = SplitMix64(seed: 3)
         let gru = try GRU(inputSize: 5, hiddenSize: 7, path: "model.encoder", using: &generator)
         #expect {
-            _ = try gru(Tensor(zeros: [6, 3, 4]))
+            _ = try gru(try Tensor(zeros: [6, 3, 4]))
         } throws: { error in
             (error as? RNNRuntimeError)?.description.hasPrefix("GRU 'model.encoder': input: expected shape") == true
         }
@@ -107,7 +107,7 @@ struct ShapeErrorTests {
     @Test func mismatchedRecordsThrowTheFormatError() throws {
         var generator = SplitMix64(seed: 3)
         var record = try ModuleRecord(pytorchDefault: Self.gru, using: &generator)
-        record.parameters["bias_hh_l1_reverse"] = .float(Tensor(zeros: [20]), stored: .float32)
+        record.parameters["bias_hh_l1_reverse"] = .float(try Tensor(zeros: [20]), stored: .float32)
         #expect {
             _ = try GRU(record)
         } throws: { error in

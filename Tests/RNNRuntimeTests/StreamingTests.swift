@@ -73,7 +73,7 @@ struct StreamingTests {
             var state = module.initialState(batchSize: 1)
             var separate = ModuleOutput(output: nil, h: state.h, c: state.c)
             for step in 0..<5 {
-                let x = Tensor(shape: [1, 1, input], scalars: (0..<input).map { _ in Float.random(in: -1...1, using: &values) })
+                let x = try Tensor(shape: [1, 1, input], scalars: (0..<input).map { _ in Float.random(in: -1...1, using: &values) })
                 let streamed = try module.step(x, state: &state)
                 separate = try module(x, h0: separate.h, c0: separate.c)
                 #expect(streamed == separate.output, "module \(index), step \(step)")
@@ -85,7 +85,7 @@ struct StreamingTests {
     @Test func typedModulesStreamFromZeroState() throws {
         var generator = SplitMix64(seed: 7)
         let lstm = try LSTM(inputSize: 3, hiddenSize: 5, numLayers: 2, projSize: 2, using: &generator)
-        let input = Tensor(shape: [4, 3], scalars: (0..<12).map { Float($0) / 7 - 0.5 })
+        let input = try Tensor(shape: [4, 3], scalars: (0..<12).map { Float($0) / 7 - 0.5 })
         let (output, hN, cN) = try lstm(input)
         var state = lstm.initialState()
         #expect(state.h.shape == [2, 2] && state.c?.shape == [2, 5])
@@ -102,7 +102,7 @@ struct StreamingTests {
         let gru = try GRU(inputSize: 2, hiddenSize: 3, bidirectional: true, using: &generator)
         var state = gru.initialState()
         #expect {
-            _ = try gru.step(Tensor(zeros: [1, 2]), state: &state)
+            _ = try gru.step(try Tensor(zeros: [1, 2]), state: &state)
         } throws: { error in
             guard case .unsupported(_, let message) = error as? RNNRuntimeError else { return false }
             return message.contains("unidirectional")
@@ -114,7 +114,7 @@ struct StreamingTests {
         let gru = try GRU(inputSize: 2, hiddenSize: 3, using: &generator)
         var state = gru.initialState(batchSize: 4)
         #expect {
-            _ = try gru.step(Tensor(zeros: [1, 2, 2]), state: &state)
+            _ = try gru.step(try Tensor(zeros: [1, 2, 2]), state: &state)
         } throws: { error in
             (error as? RNNRuntimeError) == .shapeMismatch(module: "GRU", argument: "state.h", expected: "(1, 2, 3)", actual: [1, 4, 3])
         }
@@ -125,28 +125,28 @@ struct StreamingTests {
     @Test func copiesOfAStateContinueIndependently() async throws {
         var generator = SplitMix64(seed: 11)
         let gru = try GRU(inputSize: 3, hiddenSize: 6, numLayers: 2, using: &generator)
-        func chunk(_ seed: Float) -> Tensor {
-            Tensor(shape: [1, 3], scalars: [seed, -seed / 2, seed / 3])
+        func chunk(_ seed: Float) throws -> Tensor {
+            try Tensor(shape: [1, 3], scalars: [seed, -seed / 2, seed / 3])
         }
         var state = gru.initialState()
         _ = try gru.step(chunk(0.5), state: &state)
         let fork = state
         async let left: (Tensor, StreamingState) = {
             var s = fork
-            var out = Tensor(zeros: [1])
+            var out = try Tensor(zeros: [1])
             for t in 0..<50 { out = try gru.step(chunk(Float(t) / 50), state: &s) }
             return (out, s)
         }()
         async let right: (Tensor, StreamingState) = {
             var s = fork
-            var out = Tensor(zeros: [1])
+            var out = try Tensor(zeros: [1])
             for t in 0..<50 { out = try gru.step(chunk(-Float(t) / 50), state: &s) }
             return (out, s)
         }()
         let (l, r) = try await (left, right)
         // The same continuations as whole calls from the forked h.
-        let leftInput = Tensor.concatenate((0..<50).map { chunk(Float($0) / 50) }, along: 0)
-        let rightInput = Tensor.concatenate((0..<50).map { chunk(-Float($0) / 50) }, along: 0)
+        let leftInput = Tensor.concatenate(try (0..<50).map { try chunk(Float($0) / 50) }, along: 0)
+        let rightInput = Tensor.concatenate(try (0..<50).map { try chunk(-Float($0) / 50) }, along: 0)
         let wholeLeft = try gru(leftInput, fork.h), wholeRight = try gru(rightInput, fork.h)
         #expect(l.1.h == wholeLeft.hN && r.1.h == wholeRight.hN)
         #expect(l.0 == wholeLeft.output.slice(along: 0, 49..<50))
@@ -160,7 +160,7 @@ struct StreamingTests {
     @Test func keptOutputsAndStatesStayPut() throws {
         var generator = SplitMix64(seed: 13)
         let lstm = try LSTM(inputSize: 3, hiddenSize: 4, using: &generator)
-        let input = Tensor(shape: [6, 2, 3], scalars: (0..<36).map { Float($0 % 11) / 11 - 0.45 })
+        let input = try Tensor(shape: [6, 2, 3], scalars: (0..<36).map { Float($0 % 11) / 11 - 0.45 })
         var state = lstm.initialState(batchSize: 2)
         var outputs: [Tensor] = [], states: [StreamingState] = []
         for t in 0..<6 {
@@ -174,7 +174,7 @@ struct StreamingTests {
             #expect(outputs[t].scalars == states[t].h.scalars, "one step of one layer: the output is h_n")
         }
         let before = state
-        #expect(throws: RNNRuntimeError.self) { try lstm.step(Tensor(zeros: [1, 3, 3]), state: &state) }
+        #expect(throws: RNNRuntimeError.self) { try lstm.step(try Tensor(zeros: [1, 3, 3]), state: &state) }
         #expect(state == before)
     }
 
@@ -184,13 +184,13 @@ struct StreamingTests {
         let small = try GRU(inputSize: 2, hiddenSize: 4, using: &generator)
         let large = try GRU(inputSize: 40, hiddenSize: 4, using: &generator)
         var state = small.initialState()
-        _ = try small.step(Tensor(shape: [3, 2], scalars: (0..<6).map { Float($0) / 6 }), state: &state)
+        _ = try small.step(try Tensor(shape: [3, 2], scalars: (0..<6).map { Float($0) / 6 }), state: &state)
         let before = state.h
-        let x = Tensor(shape: [5, 40], scalars: (0..<200).map { Float($0 % 7) / 7 - 0.4 })
+        let x = try Tensor(shape: [5, 40], scalars: (0..<200).map { Float($0 % 7) / 7 - 0.4 })
         let streamed = try large.step(x, state: &state)
         let whole = try large(x, before)
         #expect(streamed == whole.output && state.h == whole.hN)
-        let y = Tensor(shape: [1, 2], scalars: [0.3, -0.2])
+        let y = try Tensor(shape: [1, 2], scalars: [0.3, -0.2])
         let back = try small.step(y, state: &state)
         #expect(back == (try small(y, whole.hN)).output)
     }

@@ -13,9 +13,9 @@ struct BadInputCLITests {
     static let lstm = fixtures + "/lstm/attrs.h5"  // LSTM, input 5, hidden 7
 
     /// A (T, B, I) float32 input with distinct finite values.
-    static func input(_ shape: [Int]) -> Tensor {
+    static func input(_ shape: [Int]) throws -> Tensor {
         let count = shape.reduce(1, *)
-        return Tensor(shape: shape, scalars: (0..<count).map { Float(($0 * 37) % 23) / 23 - 0.5 })
+        return try Tensor(shape: shape, scalars: (0..<count).map { Float(($0 * 37) % 23) / 23 - 0.5 })
     }
 
     struct Case: Sendable, CustomTestStringConvertible {
@@ -52,14 +52,14 @@ struct BadInputCLITests {
     func badInput(bad: Case) throws {
         let directory = try TemporaryDirectory()
         var arguments = ["run", bad.model, "--out", directory.file("out")]
-        try NpyArray(Self.input(bad.input)).write(path: directory.file("input.npy"))
+        try NpyArray(try Self.input(bad.input)).write(path: directory.file("input.npy"))
         arguments += ["--input", directory.file("input.npy")]
         if let h0 = bad.h0 {
-            try NpyArray(Tensor(zeros: h0)).write(path: directory.file("h0.npy"))
+            try NpyArray(try Tensor(zeros: h0)).write(path: directory.file("h0.npy"))
             arguments += ["--h0", directory.file("h0.npy")]
         }
         if let c0 = bad.c0 {
-            try NpyArray(Tensor(zeros: c0)).write(path: directory.file("c0.npy"))
+            try NpyArray(try Tensor(zeros: c0)).write(path: directory.file("c0.npy"))
             arguments += ["--c0", directory.file("c0.npy")]
         }
         if let lengths = bad.lengths {
@@ -101,8 +101,8 @@ struct BadInputCLITests {
     @Test("a NaN in the input runs, and propagates only through its batch element")
     func nanInput() throws {
         let directory = try TemporaryDirectory()
-        var input = Self.input([6, 3, 5])
-        input.scalars[(2 * 3 + 1) * 5] = .nan  // step 2, element 1
+        var input = try Self.input([6, 3, 5])
+        input[flat: (2 * 3 + 1) * 5] = .nan  // step 2, element 1
         try NpyArray(input).write(path: directory.file("input.npy"))
         let result = try CLI.run(["run", Self.gru, "--input", directory.file("input.npy"), "--out", directory.file("out")])
         #expect(result.status == 0, "\(result.stderr)")

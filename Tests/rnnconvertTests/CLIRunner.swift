@@ -17,23 +17,27 @@ enum CLI {
         return url.path
     }()
 
-    /// The binary next to the test bundle (SwiftPM builds it for `swift build --build-tests`).
-    static let binary: String? = {
+    /// A binary of this package next to the test bundle (SwiftPM builds every executable for
+    /// `swift build --build-tests`).
+    static func built(_ program: String) -> String? {
         var candidates: [String] = []
         if let executable = Bundle.main.executableURL {
             var directory = executable.deletingLastPathComponent()
             for _ in 0..<4 {
-                candidates.append(directory.appendingPathComponent("rnnconvert").path)
+                candidates.append(directory.appendingPathComponent(program).path)
                 directory.deleteLastPathComponent()
             }
         }
-        candidates.append(repositoryRoot + "/.build/debug/rnnconvert")
+        candidates.append(repositoryRoot + "/.build/debug/" + program)
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }()
+    }
 
-    /// Runs the binary with `arguments`. Output goes to files, not pipes, so a chatty stderr
-    /// cannot block the child while the parent waits on stdout.
-    static func run(_ arguments: [String]) throws -> Result {
+    static let binary: String? = built("rnnconvert")
+
+    /// Runs `rnnconvert` (or another program of the package) with `arguments`, with
+    /// `environment` added to this process's. Output goes to files, not pipes, so a chatty
+    /// stderr cannot block the child while the parent waits on stdout.
+    static func run(_ arguments: [String], program: String = "rnnconvert", environment: [String: String] = [:]) throws -> Result {
         let scratch = try TemporaryDirectory()
         let outPath = scratch.file("stdout")
         let errPath = scratch.file("stderr")
@@ -42,8 +46,9 @@ enum CLI {
         let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary ?? "/nonexistent/rnnconvert")
+        process.executableURL = URL(fileURLWithPath: (program == "rnnconvert" ? binary : built(program)) ?? "/nonexistent/\(program)")
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         process.standardOutput = out
         process.standardError = err
         try process.run()

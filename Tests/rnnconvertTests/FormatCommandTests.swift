@@ -59,10 +59,10 @@ struct FormatCommandTests {
         var parameters: [String: Parameter] = [:]
         for spec in config.expectedParameters {
             if spec.role.isWeight {
-                parameters[spec.name] = .quantized(QuantizedTensor(shape: spec.shape, values: .init(repeating: 3, count: spec.elementCount),
+                parameters[spec.name] = .quantized(try QuantizedTensor(shape: spec.shape, values: .init(repeating: 3, count: spec.elementCount),
                                                                    scales: .init(repeating: 0.5, count: spec.shape[0]), zeroPoints: .init(repeating: 0, count: spec.shape[0])))
             } else {
-                parameters[spec.name] = .float(Tensor(zeros: spec.shape), stored: .float32)
+                parameters[spec.name] = .float(try Tensor(zeros: spec.shape), stored: .float32)
             }
         }
         let module = ModuleRecord(path: "model.lstm", config: config, parameters: parameters)

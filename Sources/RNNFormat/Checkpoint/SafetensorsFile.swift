@@ -196,7 +196,7 @@ public enum SafetensorsFile {
             } else if let dtype = entry.dtype.floatDType, let stored = dtype.floatElementType {
                 let view = TorchTensorRef.contiguous(TorchStorageRef(key: entry.name, dtype: dtype, count: (entry.end - entry.begin) / entry.dtype.elementSize), shape: entry.shape)
                 let values = ScalarDecoding.floats(try data(entry), dtype: dtype, bigEndian: false, view: view)
-                candidates[entry.name] = .float(Tensor(shape: entry.shape, scalars: values), stored: stored)
+                candidates[entry.name] = .float(Tensor(shape: entry.shape, trusted: values), stored: stored)
             } else {
                 throw RNNFormatError(.unsupportedType, file: path, object: entry.name,
                                      "expected F32, F16, BF16 or F64 (or I8 with .scale and .zero_point), found \(entry.dtype.rawValue)")
@@ -238,7 +238,7 @@ public enum SafetensorsFile {
             throw RNNFormatError(.invalidAttribute, file: file, object: zeroEntry.name, "expected zero points in -128...127, found \(bad)")
         }
         let values = try data(entry).map { Int8(bitPattern: $0) }
-        return QuantizedTensor(shape: entry.shape, values: values, scales: scales, zeroPoints: zeroPoints)
+        return QuantizedTensor(shape: entry.shape, trusted: values, scales: scales, zeroPoints: zeroPoints)
     }
 
     // MARK: writing

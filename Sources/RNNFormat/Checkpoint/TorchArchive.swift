@@ -102,7 +102,7 @@ final class TorchArchive {
         }
         let bytes = try storageBytes(ref.storage)
         let values = ScalarDecoding.floats(bytes, dtype: ref.storage.dtype, bigEndian: bigEndian, view: ref)
-        return (Tensor(shape: ref.shape, scalars: values), stored)
+        return (Tensor(shape: ref.shape, trusted: values), stored)
     }
 
     /// A qint8 per-tensor quantized matrix with PyTorch's exact integers, scale and zero point.
@@ -129,7 +129,7 @@ final class TorchArchive {
         var values: [Int8] = []
         values.reserveCapacity(ref.elementCount)
         ref.forEachStorageIndex { values.append(Int8(bitPattern: bytes[$0])) }
-        return QuantizedTensor(shape: ref.shape, values: values, scales: [floatScale], zeroPoints: [zp])
+        return QuantizedTensor(shape: ref.shape, trusted: values, scales: [floatScale], zeroPoints: [zp])
     }
 }
 

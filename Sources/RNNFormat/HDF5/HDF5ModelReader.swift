@@ -353,10 +353,10 @@ private struct CatalogReader {
             }
             switch read.values {
             case .float(let scalars):
-                parameters[dataset.path] = (.float(Tensor(shape: dataset.shape, scalars: scalars), stored: request.type), read.finite)
+                parameters[dataset.path] = (.float(Tensor(shape: dataset.shape, trusted: scalars), stored: request.type), read.finite)
             case .int8(let values):
                 let (scales, zeroPoints) = try quantization(dataset)
-                parameters[dataset.path] = (.quantized(QuantizedTensor(shape: dataset.shape, values: values, scales: scales, zeroPoints: zeroPoints)), true)
+                parameters[dataset.path] = (.quantized(QuantizedTensor(shape: dataset.shape, trusted: values, scales: scales, zeroPoints: zeroPoints)), true)
             }
         }
         return parameters

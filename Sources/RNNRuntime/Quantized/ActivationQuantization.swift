@@ -5,23 +5,23 @@
 /// `ChooseQuantizationParams(min, max, qmin: 0, qmax: 255, reduce_range: true)`: the range is
 /// 0...127 so that AVX2's saturating u8×s8 pair sums stay exact, and the intermediate steps run
 /// in double exactly as ATen writes them.
-public struct ActivationQuantization: Sendable, Hashable {
-    public var scale: Float
-    public var zeroPoint: Int32
+package struct ActivationQuantization: Sendable, Hashable {
+    package var scale: Float
+    package var zeroPoint: Int32
 
     /// Range of quantized activations under `reduce_range`.
-    public static let qmin: Int32 = 0
-    public static let qmax: Int32 = 127
+    package static let qmin: Int32 = 0
+    package static let qmax: Int32 = 127
     /// ATen's `SMALL_SCALE_THRESHOLD`: smaller scales are raised to it.
-    public static let smallScaleThreshold: Float = 6.1e-5
+    package static let smallScaleThreshold: Float = 6.1e-5
 
-    public init(scale: Float, zeroPoint: Int32) {
+    package init(scale: Float, zeroPoint: Int32) {
         self.scale = scale
         self.zeroPoint = zeroPoint
     }
 
     /// Parameters for values spanning `min...max`.
-    public init(min xmin: Float, max xmax: Float) {
+    package init(min xmin: Float, max xmax: Float) {
         let qmin = Self.qmin
         let qmax = Self.qmax
         let threshold = Self.smallScaleThreshold
@@ -64,7 +64,7 @@ public struct ActivationQuantization: Sendable, Hashable {
     }
 
     /// Parameters for the values of `x` (NaNs are skipped by the min/max scan).
-    public init(of x: UnsafeBufferPointer<Float>) {
+    package init(of x: UnsafeBufferPointer<Float>) {
         var lo = Float.infinity
         var hi = -Float.infinity
         for v in x {
@@ -85,7 +85,7 @@ public struct ActivationQuantization: Sendable, Hashable {
     /// - Parameters:
     ///   - x: the float values.
     ///   - q: at least `x.count` elements; the first `x.count` are overwritten.
-    public func quantize(_ x: UnsafeBufferPointer<Float>, into q: UnsafeMutableBufferPointer<UInt8>) {
+    package func quantize(_ x: UnsafeBufferPointer<Float>, into q: UnsafeMutableBufferPointer<UInt8>) {
         precondition(q.count >= x.count)
         guard let src = x.baseAddress, let dst = q.baseAddress else { return }
         let inverse = 1 / scale

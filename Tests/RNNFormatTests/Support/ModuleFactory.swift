@@ -41,7 +41,7 @@ enum ModuleFactory {
                 let scaleCount = scheme == .perTensor ? 1 : spec.shape[0]
                 parameters[spec.name] = .quantized(QuantizedTensor(
                     shape: spec.shape,
-                    values: (0..<spec.elementCount).map { _ in Int8.random(in: -128...127, using: &rng) },
+                    trusted: (0..<spec.elementCount).map { _ in Int8.random(in: -128...127, using: &rng) },
                     scales: (0..<scaleCount).map { _ in Float.random(in: 0.001...0.1, using: &rng) },
                     zeroPoints: (0..<scaleCount).map { _ in Int32.random(in: -3...3, using: &rng) }))
                 continue
@@ -50,7 +50,7 @@ enum ModuleFactory {
             if stored == .float16 {
                 scalars = scalars.map { HalfPrecision.float(fromFloat16: HalfPrecision.float16Bits(from: $0)!) }
             }
-            parameters[spec.name] = .float(Tensor(shape: spec.shape, scalars: scalars), stored: stored)
+            parameters[spec.name] = .float(Tensor(shape: spec.shape, trusted: scalars), stored: stored)
         }
         return ModuleRecord(path: path, config: config, parameters: parameters)
     }
