@@ -1,5 +1,7 @@
 import CLibFuzzer
+import Foundation
 import RNNFormat
+import RNNFormatWriter
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -60,6 +62,24 @@ extension FuzzInput {
             check(error, file: input)
             return
         }
+        roundTrip(model, output: output)
+    }
+
+    /// `readAndRoundTrip` for the bytes themselves, read in memory (`ModelFile(data:name:)`:
+    /// errors name `<data: input>`).
+    public static func readAndRoundTrip(_ data: UnsafePointer<UInt8>?, _ size: Int, output: String) {
+        let bytes = data.map { Data(bytes: $0, count: size) } ?? Data()
+        let model: ModelFile
+        do {
+            model = try ModelFile(data: bytes, name: "input")
+        } catch {
+            check(error, file: "<data: input>")
+            return
+        }
+        roundTrip(model, output: output)
+    }
+
+    private static func roundTrip(_ model: ModelFile, output: String) {
         do {
             try model.write(to: output, overwrite: true)
             let again = try ModelFile.read(path: output)

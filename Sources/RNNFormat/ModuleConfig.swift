@@ -85,6 +85,7 @@ public struct ModuleConfig: Sendable, Hashable, Codable {
 
 /// One parameter a module holds: its PyTorch name, shape and place.
 public struct ParameterSpec: Sendable, Hashable {
+    /// What a parameter is for: which product it enters.
     public enum Role: String, Sendable, Hashable {
         case weightIH, weightHH, biasIH, biasHH, weightHR
         /// Weights are matrices a quantizer may turn into int8; biases stay float.

@@ -15,6 +15,7 @@ public enum ObjectNaming: Sendable, Hashable {
     case hdf5
     case stateDict
 
+    /// The name of `parameter` of the module at `prefix` in this naming.
     public func name(prefix: String, _ parameter: String) -> String {
         switch self {
         case .hdf5:

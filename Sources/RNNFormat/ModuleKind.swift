@@ -40,6 +40,7 @@ public enum ModuleKind: String, Sendable, Hashable, CaseIterable, Codable {
         }
     }
 
+    /// The recurrence a kind computes, cells and sequence modules alike.
     public enum Family: String, Sendable, Hashable {
         case gru, lstm, rnn
     }

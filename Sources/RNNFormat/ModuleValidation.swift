@@ -1,7 +1,9 @@
 /// Upper bounds on hyperparameters; anything beyond is refused as implausible before any
 /// allocation is sized from it (spec/FORMAT.md "Limits").
 public enum ModuleLimits {
+    /// Largest `input_size` and `hidden_size`.
     public static let maxSize = 1 << 20
+    /// Largest `num_layers`.
     public static let maxLayers = 1024
 }
 

@@ -3,6 +3,7 @@
 /// Real value of element (r, c) is `scale[r or 0] * (values[r*cols + c] - zeroPoint[r or 0])`.
 /// spec/FORMAT.md, "Quantized tensors", gives the file layout.
 public struct QuantizedTensor: Sendable, Hashable {
+    /// How many scales a matrix has.
     public enum Scheme: String, Sendable, Hashable, Codable {
         /// One scale for the whole matrix (PyTorch's dynamic-quantization default for RNNs).
         case perTensor = "per_tensor"

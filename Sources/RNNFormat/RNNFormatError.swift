@@ -5,6 +5,7 @@
 /// `message` says what was expected and what was found. `description` is the one line the CLI
 /// prints after `error: `.
 public struct RNNFormatError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What went wrong.
     public enum Code: Sendable, Hashable {
         /// The file cannot be opened, read or written (missing, permissions, disk full).
         case io

@@ -7,19 +7,19 @@ import CRNNKernels
 /// PyTorch's dynamic quantization chooses activation scales (one scale per call, from the
 /// whole block). Float and int8 weights are two cases of the same seam; the recurrences in the
 /// layers never know which one they run.
-public struct Linear: Sendable {
-    public enum Weights: Sendable {
+package struct Linear: Sendable {
+    package enum Weights: Sendable {
         /// Row-major (outFeatures, inFeatures) float32 weights.
         case float32([Float])
         /// Int8 weights run through PyTorch's dynamic int8 product (Quantized/Int8Weights.swift).
         case int8(Int8Weights)
     }
 
-    public let outFeatures: Int
-    public let inFeatures: Int
-    public let weights: Weights
+    package let outFeatures: Int
+    package let inFeatures: Int
+    package let weights: Weights
     /// Length `outFeatures`, or nil for no bias.
-    public let bias: [Float]?
+    package let bias: [Float]?
     /// The weights in the product kernel's layout, packed once here (Sources/RNNRuntime/Kernels).
     /// A class reference rather than an enum of the packed structs: matching an enum case
     /// copies its payload, a retain per kernel buffer on every product of a time loop.
@@ -38,7 +38,7 @@ public struct Linear: Sendable {
     /// The bytes of the weights the product reads: what decides whether alternating pays.
     let weightBytes: Int
 
-    public init(outFeatures: Int, inFeatures: Int, weights: Weights, bias: [Float]?) {
+    package init(outFeatures: Int, inFeatures: Int, weights: Weights, bias: [Float]?) {
         self.outFeatures = outFeatures
         self.inFeatures = inFeatures
         self.weights = weights
@@ -73,7 +73,7 @@ public struct Linear: Sendable {
     ///   - bias: (outFeatures), or nil.
     /// - Throws: nothing today: every element type the format allows runs (int8 since the int8
     ///   kernel landed); the signature keeps room for a build without one.
-    public init(weight: Parameter, bias: Tensor?) throws {
+    package init(weight: Parameter, bias: Tensor?) throws {
         precondition(weight.shape.count == 2, "a Linear weight is a matrix, got shape \(weight.shape)")
         switch weight {
         case .float(let tensor, _):
@@ -94,7 +94,7 @@ public struct Linear: Sendable {
     ///   - rows: number of rows in the block; the quantized case takes one activation scale over all of them.
     ///   - y: (rows, outFeatures), contiguous; overwritten.
     ///   - workspace: scratch owned by the caller so the time loop does not allocate.
-    public func apply(
+    package func apply(
         _ x: UnsafeBufferPointer<Float>, rows: Int, into y: UnsafeMutableBufferPointer<Float>,
         workspace: inout LinearWorkspace
     ) {
@@ -227,7 +227,7 @@ private final class PreparedAffineInt8: PreparedProduct {
 }
 
 /// Scratch memory for `Linear.apply`, sized once before a time loop and reused.
-public struct LinearWorkspace: Sendable {
+package struct LinearWorkspace: Sendable {
     var int8 = Int8Scratch()
-    public init() {}
+    package init() {}
 }

@@ -26,6 +26,12 @@ struct AppFacingTests {
         }
         #expect(lines.dropLast().last == "streaming 6 frames equals one call: true")
         #expect(lines.last == "all three sources match PyTorch within 1e-5")
+        // The README shows this output after the example's code.
+        let readme = try String(contentsOfFile: CLI.repositoryRoot + "/README.md", encoding: .utf8)
+        let section = try #require(readme.range(of: "## Use it from a Swift app"))
+        let shown = try #require(readme[section.upperBound...].range(of: "It prints:\n\n```\n"))
+        let end = try #require(readme[shown.upperBound...].range(of: "```"))
+        #expect(String(readme[shown.upperBound..<end.lowerBound]) == run.stdout, "README's printed output differs from the example's")
     }
 
     /// The dynamic libraries a binary loads (`ldd`; `otool -L` on macOS).

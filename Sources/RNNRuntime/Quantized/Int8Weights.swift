@@ -6,9 +6,9 @@ import RNNFormat
 /// exactly in int32 (`Int8Kernel`), then `y = fma(Float(acc - zp·colsum), xScale·wScale, bias)`.
 /// Weight zero points other than 0 (affine int8, which our quantizer never writes but the format
 /// allows) add fbgemm's two further integer terms, `- wzp·rowsum(xq) + K·zp·wzp`.
-public struct Int8Weights: Sendable {
-    public let outFeatures: Int
-    public let inFeatures: Int
+package struct Int8Weights: Sendable {
+    package let outFeatures: Int
+    package let inFeatures: Int
     /// (outFeatures, inFeatures) row-major.
     let values: [Int8]
     /// One scale, or one per output row.
@@ -19,7 +19,7 @@ public struct Int8Weights: Sendable {
     let columnSums: [Int32]
 
     /// Prepares a quantized (outFeatures, inFeatures) matrix.
-    public init(_ tensor: QuantizedTensor) {
+    package init(_ tensor: QuantizedTensor) {
         outFeatures = tensor.rows
         inFeatures = tensor.columns
         values = tensor.values
@@ -86,11 +86,11 @@ public struct Int8Weights: Sendable {
 }
 
 /// Buffers of the int8 product, owned by a `LinearWorkspace` so the time loop does not allocate.
-public struct Int8Scratch: Sendable {
+package struct Int8Scratch: Sendable {
     var activations: [UInt8] = []
     var accumulators: [Int32] = []
 
-    public init() {}
+    package init() {}
 
     mutating func reserve(activations a: Int, accumulators c: Int) {
         // At least one element each, so the base addresses exist even for empty blocks.
