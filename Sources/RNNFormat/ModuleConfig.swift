@@ -14,11 +14,16 @@ public struct ModuleConfig: Sendable, Hashable, Codable {
     public var projSize: Int
     /// RNN kinds only; `.tanh` for the others.
     public var nonlinearity: Nonlinearity
+    /// GRU kinds only: where the reset gate applies (ONNX's name). True is PyTorch's GRU (and
+    /// Keras `reset_after=True`, ONNX `linear_before_reset=1`):
+    /// n = tanh(W_in x + b_in + r * (W_hn h + b_hn)). False is the original formulation (Keras
+    /// `reset_after=False`, ONNX's default): n = tanh(W_in x + b_in + W_hn (r * h) + b_hn).
+    public var linearBeforeReset: Bool
 
     public init(
         kind: ModuleKind, inputSize: Int, hiddenSize: Int, numLayers: Int = 1, bias: Bool = true,
         batchFirst: Bool = false, dropout: Double = 0, bidirectional: Bool = false,
-        projSize: Int = 0, nonlinearity: Nonlinearity = .tanh
+        projSize: Int = 0, nonlinearity: Nonlinearity = .tanh, linearBeforeReset: Bool = true
     ) {
         self.kind = kind
         self.inputSize = inputSize
@@ -30,6 +35,7 @@ public struct ModuleConfig: Sendable, Hashable, Codable {
         self.bidirectional = bidirectional
         self.projSize = projSize
         self.nonlinearity = nonlinearity
+        self.linearBeforeReset = linearBeforeReset
     }
 
     public var numDirections: Int { bidirectional ? 2 : 1 }

@@ -43,6 +43,9 @@ extension ModuleConfig {
         if !kind.hasNonlinearity && nonlinearity != .tanh {
             throw fail("nonlinearity applies to RNN and RNNCell only, found \(nonlinearity.rawValue) on \(kind.rawValue)")
         }
+        if !linearBeforeReset && kind.family != .gru {
+            throw fail("linear_before_reset applies to GRU and GRUCell only, found 0 on \(kind.rawValue)")
+        }
     }
 }
 

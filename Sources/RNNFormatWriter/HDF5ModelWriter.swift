@@ -139,6 +139,9 @@ enum HDF5ModelWriter {
                 default: preconditionFailure("constructor argument \(name) has no writer")
                 }
             }
+            if !config.linearBeforeReset {
+                try session.writeInteger(group, HDF5Layout.linearBeforeReset, 0, object: object)
+            }
             for spec in config.expectedParameters {
                 // validate() has established that every expected parameter is present.
                 guard let parameter = module.parameters[spec.name] else { continue }

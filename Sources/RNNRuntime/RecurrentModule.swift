@@ -26,6 +26,12 @@ struct ModuleCore: Sendable {
             throw RNNRuntimeError.unsupported(module: record.config.kind.rawValue + (record.path.isEmpty ? "" : " '\(record.path)'"),
                                               message: "expected a \(names) record, found \(record.config.kind.rawValue)")
         }
+        // The reset-before GRU (Keras reset_after=False, ONNX's default) is read and written,
+        // not yet run.
+        guard record.config.linearBeforeReset else {
+            throw RNNRuntimeError.unsupported(module: record.config.kind.rawValue + (record.path.isEmpty ? "" : " '\(record.path)'"),
+                                              message: "the reset-before GRU (linear_before_reset = 0) is not run by this version of RNNRuntime")
+        }
         self.record = record
         weights = try RecurrentWeights(record: record)
     }

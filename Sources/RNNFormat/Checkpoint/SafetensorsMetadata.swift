@@ -5,7 +5,8 @@
 /// - `format` = `rnnkit`, `format_version` = `1.0`, `producer`;
 /// - `rnnkit.modules`: a JSON array with one object per module: `path`, `module` (class name),
 ///   `input_size`, `hidden_size`, `num_layers`, `proj_size` (integers), `bias`,
-///   `batch_first`, `bidirectional` (booleans), `dropout` (number), `nonlinearity` (string);
+///   `batch_first`, `bidirectional` (booleans), `dropout` (number), `nonlinearity` (string), and
+///   for reset-before GRUs `linear_before_reset` = 0 (absent means 1, PyTorch's GRU);
 /// - `user.<key>`: the file's free-form user metadata.
 struct SafetensorsMetadata {
     static let modulesKey = "rnnkit.modules"
@@ -26,6 +27,7 @@ struct SafetensorsMetadata {
         for (key, value) in model.metadata.user { map[userPrefix + key] = value }
         let modules: [JSONValue] = model.modules.map { m in
             let c = m.config
+            let variant: [(String, JSONValue)] = c.linearBeforeReset ? [] : [("linear_before_reset", .int(0))]
             return .object([
                 ("path", .string(m.path)),
                 ("module", .string(c.kind.rawValue)),
@@ -38,7 +40,7 @@ struct SafetensorsMetadata {
                 ("bidirectional", .bool(c.bidirectional)),
                 ("dropout", .number(c.dropout == 0 ? "0.0" : "\(c.dropout)")),
                 ("nonlinearity", .string(c.nonlinearity.rawValue)),
-            ])
+            ] + variant)
         }
         map[modulesKey] = JSONValue.array(modules).serialized
         return map
@@ -86,10 +88,17 @@ struct SafetensorsMetadata {
             guard let dropout = item["dropout"]?.double, let nlName = item["nonlinearity"]?.string, let nonlinearity = Nonlinearity(rawValue: nlName) else {
                 throw invalid("\(Self.modulesKey) '\(path)': expected number dropout and nonlinearity tanh or relu")
             }
+            var linearBeforeReset = true
+            if let value = item["linear_before_reset"] {
+                guard let flag = value.integer, flag == 0 || flag == 1 else {
+                    throw invalid("\(Self.modulesKey) '\(path)': expected linear_before_reset 0 or 1")
+                }
+                linearBeforeReset = flag == 1
+            }
             let config = ModuleConfig(kind: kind, inputSize: try int("input_size"), hiddenSize: try int("hidden_size"),
                                       numLayers: try int("num_layers"), bias: try bool("bias"), batchFirst: try bool("batch_first"),
                                       dropout: dropout, bidirectional: try bool("bidirectional"), projSize: try int("proj_size"),
-                                      nonlinearity: nonlinearity)
+                                      nonlinearity: nonlinearity, linearBeforeReset: linearBeforeReset)
             try config.validate(file: file, object: path)
             guard modules.updateValue(config, forKey: path) == nil else { throw invalid("\(Self.modulesKey): path '\(path)' is listed twice") }
         }
@@ -110,6 +119,7 @@ struct SafetensorsMetadata {
             comparable.batchFirst = inferred.batchFirst
             comparable.dropout = inferred.dropout
             comparable.nonlinearity = inferred.nonlinearity
+            comparable.linearBeforeReset = inferred.linearBeforeReset
             guard comparable == inferred else {
                 throw RNNFormatError(.invalidAttribute, file: file, object: records[i].path,
                                      "__metadata__ declares \(declared.kind.rawValue)(input_size \(declared.inputSize), hidden_size \(declared.hiddenSize), num_layers \(declared.numLayers), bidirectional \(declared.bidirectional), proj_size \(declared.projSize), bias \(declared.bias)) but the tensors give \(inferred.kind.rawValue)(input_size \(inferred.inputSize), hidden_size \(inferred.hiddenSize), num_layers \(inferred.numLayers), bidirectional \(inferred.bidirectional), proj_size \(inferred.projSize), bias \(inferred.bias))")

@@ -18,8 +18,11 @@ package enum HDF5Layout {
     package static let bidirectional = "bidirectional"
     package static let projSize = "proj_size"
     package static let nonlinearity = "nonlinearity"
+    /// GRU kinds: 0 for the reset-before formulation (ONNX's name); absent means 1 (PyTorch's).
+    /// Not a PyTorch constructor argument: PyTorch has no such GRU.
+    package static let linearBeforeReset = "linear_before_reset"
     package static let hyperparameters: Set<String> = [
-        inputSize, hiddenSize, numLayers, bias, batchFirst, dropout, bidirectional, projSize, nonlinearity,
+        inputSize, hiddenSize, numLayers, bias, batchFirst, dropout, bidirectional, projSize, nonlinearity, linearBeforeReset,
     ]
 
     // Tensor datasets.

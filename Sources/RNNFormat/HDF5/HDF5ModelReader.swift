@@ -260,7 +260,8 @@ private struct CatalogReader {
             dropout: dropout,
             bidirectional: try bool(HDF5Layout.bidirectional, default: false),
             projSize: try integer(HDF5Layout.projSize, default: 0),
-            nonlinearity: nonlinearity)
+            nonlinearity: nonlinearity,
+            linearBeforeReset: try bool(HDF5Layout.linearBeforeReset, default: true))
         try config.validate(file: file, object: path)
         return config
     }
