@@ -13,11 +13,16 @@ enum HostileBounds {
     /// decompression bombs declare gigabytes; this catches them.
     static func memory(forFileOf bytes: Int) -> Int { 96 << 20 + 16 * bytes }
 
-    /// The process's peak resident set size in bytes (getrusage; Linux reports KiB).
+    /// The process's peak resident set size in bytes (getrusage; Linux reports KiB, Darwin bytes).
     static func peakResidentBytes() -> Int {
         var usage = rusage()
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        #if os(Linux)
+        getrusage(RUSAGE_SELF.rawValue, &usage)  // Glibc's RUSAGE_SELF is an enum case
         return Int(usage.ru_maxrss) * 1024
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        return Int(usage.ru_maxrss)
+        #endif
     }
 
     /// Runs `read`, then checks its time and peak-memory growth against the bounds for `path`;

@@ -1,24 +1,7 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 import Testing
 @testable import RNNFormat
 import _RNNKitTestSupport
-
-/// Peak resident memory of this process so far, in bytes.
-private func peakResidentBytes() -> Int {
-    var usage = rusage()
-    #if canImport(Darwin)
-    getrusage(RUSAGE_SELF, &usage)
-    return Int(usage.ru_maxrss)
-    #else
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Int(usage.ru_maxrss) * 1024
-    #endif
-}
 
 @Suite("Zip reader: bounded, checked, refusing lies")
 struct ZipArchiveTests {
@@ -77,13 +60,13 @@ struct ZipArchiveTests {
         var zip = ZipTestBuilder()
         zip.members.append(.init(name: "archive/data.pkl", data: bomb, method: 8, crc32: 0, uncompressedSize: 1024))
         let archive = try open(zip.bytes(), in: dir)
-        let before = peakResidentBytes()
+        let before = HostileBounds.peakResidentBytes()
         let started = ContinuousClock.now
         let error = code { _ = try archive.read(archive.entries[0], maxBytes: 1 << 30) }
         #expect(error?.code == .refused)
         #expect(error?.message.contains("inflates beyond its declared size of 1024 bytes") == true)
         // Stopping after one output chunk: neither gigabytes of memory nor seconds of work.
-        #expect(peakResidentBytes() - before < 64 << 20)
+        #expect(HostileBounds.peakResidentBytes() - before < 64 << 20)
         #expect(ContinuousClock.now - started < .seconds(2))
     }
 

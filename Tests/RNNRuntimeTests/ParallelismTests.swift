@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 @testable import RNNRuntime
 import Testing
 import RNNFormat
@@ -75,17 +74,17 @@ import RNNFormat
     /// done). 8 tasks compete for the one helper.
     @Test func pairsShareEveryPhase() async {
         /// What the halves record. The two halves of a phase run at the same time, so each
-        /// writes only its own words, and the words a half reads of the other are atomic.
+        /// writes only its own words, and the words a half reads of the other are behind a lock.
         final class Record: @unchecked Sendable {
             let phases: Int
             /// runs[2 * phase + half]: how often that half ran.
             let runs: UnsafeMutablePointer<Int>
             /// The last phase each half finished.
-            let last0 = Atomic<Int>(0), last1 = Atomic<Int>(0)
+            let last0 = LockedBox(0), last1 = LockedBox(0)
             /// ordered[half]: 0 while every run of that half saw the other half's previous phase.
             let ordered: UnsafeMutablePointer<Int>
             /// Whether the helper ran index 1.
-            let helperRan = Atomic<Bool>(false)
+            let helperRan = LockedBox(false)
             init(phases: Int) {
                 self.phases = phases
                 runs = .allocate(capacity: 2 * (phases + 1))
@@ -97,10 +96,8 @@ import RNNFormat
                 runs.deallocate()
                 ordered.deallocate()
             }
-            func lastPhase(of half: Int) -> Int { half == 0 ? last0.load(ordering: .acquiring) : last1.load(ordering: .acquiring) }
-            func finish(_ phase: Int, half: Int) {
-                if half == 0 { last0.store(phase, ordering: .releasing) } else { last1.store(phase, ordering: .releasing) }
-            }
+            func lastPhase(of half: Int) -> Int { (half == 0 ? last0 : last1).withLock { $0 } }
+            func finish(_ phase: Int, half: Int) { (half == 0 ? last0 : last1).withLock { $0 = phase } }
             var runCounts: [Int] { Array(UnsafeBufferPointer(start: runs, count: 2 * (phases + 1))) }
         }
         let outcomes = await withTaskGroup(of: (helped: Bool, ok: Bool).self) { group in
@@ -110,7 +107,7 @@ import RNNFormat
                     for round in 0..<50 {
                         let count = 200, record = Record(phases: count), phases = SharedPhases()
                         phases.run(wakeHelper: true) { thread in
-                            if thread == 1 { record.helperRan.store(true, ordering: .relaxed) }
+                            if thread == 1 { record.helperRan.withLock { $0 = true } }
                             // Every third round one thread is late: the other does its halves.
                             if round % 3 == 0 { usleep(thread == round % 2 ? 300 : 0) }
                             for phase in 1...count {
@@ -124,7 +121,7 @@ import RNNFormat
                                 }
                             }
                         }
-                        helped = helped || record.helperRan.load(ordering: .relaxed)
+                        helped = helped || record.helperRan.withLock { $0 }
                         ok = ok && record.runCounts == [0, 0] + Array(repeating: 1, count: 2 * count)
                             && record.ordered[0] == 0 && record.ordered[1] == 0
                     }
@@ -200,5 +197,19 @@ import RNNFormat
             #expect(a == b)
         }
         #expect(one == two)
+    }
+}
+
+/// A lock-protected value shared by concurrent work in tests (Synchronization's `Atomic` and
+/// `Mutex` need macOS 15 / iOS 18). The same as RNNFormatTests' `LockedBox`: this target does not
+/// depend on the test-support module.
+private final class LockedBox<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withLock<T>(_ body: (inout Value) -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
     }
 }

@@ -196,7 +196,7 @@ enum JSONValue: Sendable, Hashable {
             var scalars = String.UnicodeScalarView()
             var runStart = position
             func flush(_ end: Int) throws(ParseError) {
-                guard let s = String(validating: bytes[runStart..<end], as: UTF8.self) else { throw fail("invalid UTF-8 in a string") }
+                guard let s = String(validatingUTF8Bytes: bytes[runStart..<end]) else { throw fail("invalid UTF-8 in a string") }
                 scalars.append(contentsOf: s.unicodeScalars)
             }
             while true {

@@ -93,7 +93,7 @@ public enum SafetensorsFile {
         let headerLength = Int(declared)
         let headerBytes = try file.read(at: 8, count: headerLength)
         guard headerBytes.first == UInt8(ascii: "{") else { throw malformed("header does not start with '{'") }
-        guard String(validating: headerBytes, as: UTF8.self) != nil else { throw malformed("header is not valid UTF-8") }
+        guard String(validatingUTF8Bytes: headerBytes) != nil else { throw malformed("header is not valid UTF-8") }
         let json: JSONValue
         do {
             json = try JSONValue.parse(headerBytes)

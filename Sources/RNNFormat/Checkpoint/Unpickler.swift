@@ -151,18 +151,12 @@ final class Unpickler {
         }
         let text = bytes[position..<end]
         position = end + 1
-        guard let s = String(validating: text, as: UTF8.self) else { throw malformed("text argument is not UTF-8") }
+        guard let s = String(validatingUTF8Bytes: text) else { throw malformed("text argument is not UTF-8") }
         return s
     }
 
     private func utf8(_ slice: ArraySlice<UInt8>) throws -> String {
-        if slice.isEmpty { return "" }
-        // String(decoding:) has a fast path and repairs invalid input with U+FFFD: when the
-        // result's bytes equal the input, the input was valid.
-        let s = slice.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) }
-        guard s.utf8.count == slice.count, s.utf8.elementsEqual(slice) else {
-            throw malformed("string is not valid UTF-8")
-        }
+        guard let s = String(validatingUTF8Bytes: slice) else { throw malformed("string is not valid UTF-8") }
         return s
     }
 

@@ -143,7 +143,7 @@ struct ZipArchive {
             guard next <= directory.count else {
                 throw malformed("central directory entry \(n) runs past the directory")
             }
-            guard let name = String(validating: directory[nameStart..<extraStart], as: UTF8.self) else {
+            guard let name = String(validatingUTF8Bytes: directory[nameStart..<extraStart]) else {
                 throw malformed("member name of entry \(n) is not valid UTF-8")
             }
             // Zip64 extended information: 64-bit values for the fields saturated at 0xFFFFFFFF.
