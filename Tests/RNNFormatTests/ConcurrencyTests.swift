@@ -30,15 +30,3 @@ struct ConcurrencyTests {
         #expect(directory.entries().count == records.count)
     }
 }
-
-/// A lock-protected box for collecting results from concurrent work in tests.
-final class LockedBox<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<T>(_ body: (inout Value) -> T) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
-    }
-}

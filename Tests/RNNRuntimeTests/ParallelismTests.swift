@@ -1,6 +1,7 @@
 import Foundation
 @testable import RNNRuntime
 import Testing
+import _RNNKitTestSupport
 import RNNFormat
 
 /// Two threads run the directions of a bidirectional layer at once; results must not change.
@@ -197,19 +198,5 @@ import RNNFormat
             #expect(a == b)
         }
         #expect(one == two)
-    }
-}
-
-/// A lock-protected value shared by concurrent work in tests (Synchronization's `Atomic` and
-/// `Mutex` need macOS 15 / iOS 18). The same as RNNFormatTests' `LockedBox`: this target does not
-/// depend on the test-support module.
-private final class LockedBox<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<T>(_ body: (inout Value) -> T) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
     }
 }
