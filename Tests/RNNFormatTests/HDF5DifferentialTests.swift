@@ -227,7 +227,7 @@ struct HDF5DifferentialTests {
         let seeds = ["hdf5/gru_bi_2l.earliest.h5", "hdf5/lstm_proj_bi_2l.latest.h5", "hdf5/gru_bi_2l.gzip.h5",
                      "hdf5/gru_bi_2l.fixed_gzip_latest.h5", "hdf5/gru_bi_2l.extensible_latest.h5", "hdf5/gru_bi_2l.btree2_gzip_latest.h5",
                      "hdf5/attributes.h5", "hdf5/attributes_latest.h5", "hdf5/gru_bi_2l.compact.h5", "hdf5/gru_bi_2l.implicit_latest.h5"]
-        var generator = Mix(state: 0x4844_4635)
+        var generator = SeededGenerator(seed: 0x4844_4635)
         var paths: [String] = []
         for (s, seed) in seeds.enumerated() {
             let original = [UInt8](try #require(FileManager.default.contents(atPath: Fixtures.root + "/" + seed)))
@@ -248,18 +248,6 @@ struct HDF5DifferentialTests {
             }
         }
         return paths
-    }
-
-    /// SplitMix64 (seeded: the corpus is the same on every run).
-    struct Mix {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 
     @Test("mutated files never read differently from libhdf5")

@@ -1,4 +1,5 @@
 import Testing
+import _RNNKitTestSupport
 @testable import RNNFormat
 
 @Suite("float16 and bfloat16 conversions")

@@ -1,6 +1,7 @@
 import Foundation
 import RNNRuntime
 import Testing
+import _RNNKitTestSupport
 import RNNFormat
 
 /// Vector sigmoid/tanh and the fused GRU/LSTM updates against Double references.
@@ -72,7 +73,7 @@ import RNNFormat
     /// Tolerance 1e-6 absolute: the states are in [-1, 1] and each step rounds a few times.
     @Test(arguments: KernelISA.allCases, [1, 7, 8, 13, 64, 70])
     func gruCellMatchesReference(isa: KernelISA, hidden: Int) {
-        var rng = KernelTestRandom(seed: UInt64(hidden))
+        var rng = SeededGenerator(seed: UInt64(hidden))
         let gi = rng.floats(3 * hidden, in: -4...4), gh = rng.floats(3 * hidden, in: -4...4)
         var h = rng.floats(hidden)
         let hPrev = h
@@ -95,7 +96,7 @@ import RNNFormat
 
     @Test(arguments: KernelISA.allCases, [1, 7, 8, 13, 64, 70])
     func lstmCellMatchesReference(isa: KernelISA, hidden: Int) {
-        var rng = KernelTestRandom(seed: UInt64(100 + hidden))
+        var rng = SeededGenerator(seed: UInt64(100 + hidden))
         let gi = rng.floats(4 * hidden, in: -4...4), gh = rng.floats(4 * hidden, in: -4...4)
         var c = rng.floats(hidden, in: -3...3)
         let cPrev = c
@@ -126,7 +127,7 @@ import RNNFormat
     @Test(arguments: [0, 16, 32])
     func levelsAgreeBitForBit(block: Int) {
         let hidden = 77
-        var rng = KernelTestRandom(seed: UInt64(block + 5))
+        var rng = SeededGenerator(seed: UInt64(block + 5))
         let gi = rng.floats(4 * hidden, in: -6...6), gh = rng.floats(4 * hidden, in: -6...6)
         let h0 = rng.floats(hidden), c0 = rng.floats(hidden, in: -3...3)
         func run(_ isa: KernelISA) -> [UInt32] {
@@ -161,7 +162,7 @@ import RNNFormat
     @Test(arguments: KernelISA.allCases, [(77, 32), (77, 64), (200, 96), (64, 32), (40, 32)])
     func splitRowsAgreeBitForBit(isa: KernelISA, shape: (hidden: Int, split: Int)) {
         let hidden = shape.hidden
-        var rng = KernelTestRandom(seed: UInt64(hidden + shape.split))
+        var rng = SeededGenerator(seed: UInt64(hidden + shape.split))
         let gi = rng.floats(4 * hidden, in: -6...6), gh = rng.floats(4 * hidden, in: -6...6)
         let h0 = rng.floats(hidden), c0 = rng.floats(hidden, in: -3...3)
         func run(_ ranges: [Range<Int>]) -> [UInt32] {

@@ -1,5 +1,6 @@
 import CRNNKernels
 import Testing
+import _RNNKitTestSupport
 import RNNRuntime
 import RNNFormat
 
@@ -21,7 +22,7 @@ import RNNFormat
     @Test(arguments: KernelISA.allCases, shapes)
     func productMatchesDoubleReference(isa: KernelISA, shape: (Int, Int, Int)) {
         let (n, k, rows) = shape
-        var rng = KernelTestRandom(seed: UInt64(n * 1_000_003 + k * 1009 + rows))
+        var rng = SeededGenerator(seed: UInt64(n * 1_000_003 + k * 1009 + rows))
         let w = rng.floats(n * k), b = rng.floats(n), x = rng.floats(rows * k, in: -2...2)
         let m = PackedFloatMatrix(weights: w, outFeatures: n, inFeatures: k, bias: b)
         var y = [Float](repeating: .nan, count: rows * n)
@@ -44,7 +45,7 @@ import RNNFormat
     @Test(arguments: KernelISA.allCases)
     func stridesAndNoBias(isa: KernelISA) {
         let (n, k, rows, ldx, ldy) = (21, 13, 6, 16, 30)
-        var rng = KernelTestRandom(seed: 7)
+        var rng = SeededGenerator(seed: 7)
         let w = rng.floats(n * k), x = rng.floats(rows * ldx)
         let m = PackedFloatMatrix(weights: w, outFeatures: n, inFeatures: k, bias: nil)
         let sentinel: Float = -12345
@@ -78,7 +79,7 @@ import RNNFormat
                                           (40, 1000, 2 * Int(crnn_l2_cache_bytes()) / 4 / 4001 + 5)])
     func rowsAreIndependentOfTheBlock(isa: KernelISA, shape: (Int, Int, Int)) {
         let (n, k, rows) = shape
-        var rng = KernelTestRandom(seed: UInt64(n + k + rows))
+        var rng = SeededGenerator(seed: UInt64(n + k + rows))
         let w = rng.floats(n * k), b = rng.floats(n), x = rng.floats(rows * k)
         let m = PackedFloatMatrix(weights: w, outFeatures: n, inFeatures: k, bias: b)
         var block = [Float](repeating: 0, count: rows * n), single = block
@@ -99,7 +100,7 @@ import RNNFormat
     @Test(arguments: KernelISA.allCases, [(300, 130), (384, 128), (129, 65), (1040, 17), (256, 1)])
     func backwardOrderGivesTheSameRow(isa: KernelISA, shape: (Int, Int)) {
         let (n, k) = shape
-        var rng = KernelTestRandom(seed: UInt64(n * 31 + k))
+        var rng = SeededGenerator(seed: UInt64(n * 31 + k))
         let w = rng.floats(n * k), b = rng.floats(n), x = rng.floats(k)
         let m = PackedFloatMatrix(weights: w, outFeatures: n, inFeatures: k, bias: b)
         for outputs in [0..<n, 128..<n] {

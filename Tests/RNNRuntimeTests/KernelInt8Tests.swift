@@ -1,4 +1,5 @@
 import Testing
+import _RNNKitTestSupport
 import RNNRuntime
 import RNNFormat
 
@@ -22,7 +23,7 @@ import RNNFormat
         init(_ shape: (Int, Int, Int), maxActivation: UInt8, perRowScales: Bool) {
             (n, k, rows) = shape
             padded = (k + 3) / 4 * 4
-            var rng = KernelTestRandom(seed: UInt64(n * 7919 + k * 31 + rows + (perRowScales ? 1 : 0)))
+            var rng = SeededGenerator(seed: UInt64(n * 7919 + k * 31 + rows + (perRowScales ? 1 : 0)))
             w = (0..<n * k).map { _ in Int8.random(in: .min ... .max, using: &rng) }
             // Padding bytes hold garbage on purpose: their weights are zero.
             xq = (0..<rows * padded).map { _ in UInt8.random(in: 0...maxActivation, using: &rng) }

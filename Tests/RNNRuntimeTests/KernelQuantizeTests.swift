@@ -1,4 +1,5 @@
 import Testing
+import _RNNKitTestSupport
 import RNNRuntime
 import RNNFormat
 
@@ -15,7 +16,7 @@ import RNNFormat
     func quantizeMatchesReference(isa: KernelISA, shape: (Int, Int)) {
         let (rows, cols) = shape
         let padded = (cols + 3) / 4 * 4, ldx = cols + 3
-        var rng = KernelTestRandom(seed: UInt64(rows * 131 + cols))
+        var rng = SeededGenerator(seed: UInt64(rows * 131 + cols))
         var x = rng.floats(rows * ldx, in: -3...5)
         // Exact ties (k + 0.5 at inv = 16) and values far outside the range.
         for i in Swift.stride(from: 0, to: x.count, by: 5) { x[i] = Float(Int.random(in: -40...40, using: &rng)) / 16 + 1 / 32 }
@@ -48,7 +49,7 @@ import RNNFormat
     func minMaxMatchesReference(isa: KernelISA, shape: (Int, Int)) {
         let (rows, cols) = shape
         let ldx = cols + 2
-        var rng = KernelTestRandom(seed: UInt64(rows * 17 + cols))
+        var rng = SeededGenerator(seed: UInt64(rows * 17 + cols))
         var x = rng.floats(rows * ldx, in: -4...4)
         // Values in the stride gaps must not count.
         for r in 0..<rows { x[r * ldx + cols] = 100; x[r * ldx + cols + 1] = -100 }

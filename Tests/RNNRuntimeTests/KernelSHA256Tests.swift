@@ -1,5 +1,6 @@
 import CRNNKernels
 import Testing
+import _RNNKitTestSupport
 
 /// The SHA-256 block function's two paths (SHA extensions, plain C) against each other and the
 /// FIPS 180-4 "abc" example; RNNFormatTests checks the full hasher on the FIPS vectors.
@@ -31,7 +32,7 @@ import Testing
 
     @Test(arguments: [1, 2, 3, 17, 1000])
     func pathsAgree(blocks: Int) {
-        var rng = KernelTestRandom(seed: UInt64(blocks))
+        var rng = SeededGenerator(seed: UInt64(blocks))
         let data = (0..<64 * blocks).map { _ in UInt8.random(in: 0...255, using: &rng) }
         #expect(Self.compress(data, portable: false) == Self.compress(data, portable: true))
     }

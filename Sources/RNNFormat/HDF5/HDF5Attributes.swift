@@ -90,20 +90,18 @@ extension HDF5Reader {
                 guard let indexAddress = try cursor.address("name index address") else {
                     throw damaged("attribute info message", at: info.address, object: object, "a dense attribute heap without its name index")
                 }
-                let heap = try HDF5FractalHeap(reader: self, at: heapAddress, object: object)
-                let tree = try HDF5BTree2.records(reader: self, at: indexAddress, type: .attributeName,
-                                                  limit: HDF5AttributeLimits.maxPerObject, object: object) {
-                    self.refused(object, "expected at most \(HDF5AttributeLimits.maxPerObject) attributes, found \($0)")
-                }
-                for record in tree.records {
+                let dense = try denseMessages(heap: heapAddress, index: indexAddress, type: .attributeName, limit: HDF5AttributeLimits.maxPerObject, object: object,
+                                              tooMany: { self.refused(object, "expected at most \(HDF5AttributeLimits.maxPerObject) attributes, found \($0)") }) { record, idLength in
                     // Record: heap ID (8 bytes), message flags, creation order (4), name hash (4).
-                    guard record.count == 17, heap.idLength == 8 else {
-                        throw damaged("attribute name index", at: indexAddress, object: object, "records of \(record.count) bytes for heap IDs of \(heap.idLength)")
+                    guard record.count == 17, idLength == 8 else {
+                        throw self.damaged("attribute name index", at: indexAddress, object: object, "records of \(record.count) bytes for heap IDs of \(idLength)")
                     }
-                    let shared = record[8] & 0x02 != 0
-                    let message = shared ? [] : try heap.object(record[0..<8], reader: self, object: object)
-                    messages.append((message, heapAddress, shared))
+                    guard record[8] & 0x02 == 0 else {
+                        throw self.refused(object, "shared attribute message refused (stored in the file's shared message table)")
+                    }
+                    return 0..<8
                 }
+                messages += dense.map { ($0, heapAddress, false) }
             }
         }
         guard messages.count <= HDF5AttributeLimits.maxPerObject else {

@@ -407,22 +407,12 @@ private struct ChunkTreeWalk {
         let reader = index.reader
         let object = index.object
         let what = "chunk B-tree node"
-        guard visited.insert(address).inserted else { throw reader.damaged(what, at: address, object: object, "reached twice (a loop)") }
+        let header = try HDF5BTree1Node(reader: reader, at: address, type: 1, expectedLevel: expected, visited: &visited, what, object: object)
+        let (level, entries) = (header.level, header.entries)
         let rank = index.dims.count
-        let prefix = 8 + 2 * reader.offsetSize
-        let head = try reader.metadata(at: address, count: prefix, what, object: object)
-        var cursor = reader.cursor(head, what, at: address, object: object)
-        guard try cursor.signature("TREE") else { throw reader.damaged(what, at: address, object: object, "no TREE signature") }
-        let type = try cursor.u8("node type")
-        let level = Int(try cursor.u8("node level"))
-        let entries = Int(try cursor.u16("entries used"))
-        guard type == 1 else { throw reader.damaged(what, at: address, object: object, "node type \(type) (a chunk B-tree has type 1)") }
-        if let expected, level != expected {
-            throw reader.damaged(what, at: address, object: object, "level \(level) below a node of level \(expected + 1)")
-        }
         let keySize = 8 + 8 * (rank + 1)
-        let bytes = try reader.metadata(at: address, count: prefix + entries * (keySize + reader.offsetSize) + keySize, what, object: object)
-        cursor = reader.cursor(bytes, what, at: address, object: object, from: prefix)
+        let bytes = try reader.metadata(at: address, count: header.headerSize + entries * (keySize + reader.offsetSize) + keySize, what, object: object)
+        var cursor = reader.cursor(bytes, what, at: address, object: object, from: header.headerSize)
         for _ in 0..<entries {
             let size = try cursor.int(4, "chunk size")
             let mask = try cursor.u32("filter mask")

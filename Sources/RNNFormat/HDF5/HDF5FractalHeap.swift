@@ -202,3 +202,21 @@ struct HDF5FractalHeap {
         }
     }
 }
+
+extension HDF5Reader {
+    /// The messages of dense link or attribute storage: a fractal heap indexed by a version 2
+    /// B-tree of `type`, in the index's order.
+    ///
+    /// - Parameters:
+    ///   - limit, tooMany: the most records allowed, and the error for more.
+    ///   - heapID: where a record keeps its heap ID, given the heap's ID length (throws for a
+    ///     record of the wrong size, or one the profile refuses).
+    func denseMessages(heap heapAddress: UInt64, index indexAddress: UInt64, type: HDF5BTree2.RecordType, limit: Int, object: String,
+                       tooMany: (Int) -> RNNFormatError, heapID: ([UInt8], Int) throws -> Range<Int>) throws -> [[UInt8]] {
+        let heap = try HDF5FractalHeap(reader: self, at: heapAddress, object: object)
+        let tree = try HDF5BTree2.records(reader: self, at: indexAddress, type: type, limit: limit, object: object, tooMany: tooMany)
+        return try tree.records.map { record in
+            try heap.object(record[try heapID(record, heap.idLength)], reader: self, object: object)
+        }
+    }
+}

@@ -31,19 +31,15 @@ extension HDF5Reader {
                 guard let indexAddress else {
                     throw damaged("link info message", at: info.address, object: object, "a dense link heap without its name index")
                 }
-                let heap = try HDF5FractalHeap(reader: self, at: heapAddress, object: object)
-                let tree = try HDF5BTree2.records(reader: self, at: indexAddress, type: .linkName,
-                                                  limit: HDF5ProfileLimits.maxObjects, object: object) {
-                    self.refused(object, "more than \(HDF5ProfileLimits.maxObjects) objects in the file (a group of \($0) links)")
-                }
-                for record in tree.records {
+                let messages = try denseMessages(heap: heapAddress, index: indexAddress, type: .linkName, limit: HDF5ProfileLimits.maxObjects, object: object,
+                                                 tooMany: { self.refused(object, "more than \(HDF5ProfileLimits.maxObjects) objects in the file (a group of \($0) links)") }) { record, idLength in
                     // Record: the name's hash (4 bytes), then the heap ID.
-                    guard record.count == 4 + heap.idLength else {
-                        throw damaged("link name index", at: indexAddress, object: object, "records of \(record.count) bytes for heap IDs of \(heap.idLength)")
+                    guard record.count == 4 + idLength else {
+                        throw self.damaged("link name index", at: indexAddress, object: object, "records of \(record.count) bytes for heap IDs of \(idLength)")
                     }
-                    let message = try heap.object(record[4...], reader: self, object: object)
-                    links.append(try link(message, at: heapAddress, object: object))
+                    return 4..<record.count
                 }
+                links += try messages.map { try link($0, at: heapAddress, object: object) }
             }
             return links
         }
@@ -160,25 +156,15 @@ private struct SymbolTableWalk {
 
     mutating func node(at address: UInt64, level expected: Int?) throws {
         let what = "group B-tree node"
-        guard visited.insert(address).inserted else { throw reader.damaged(what, at: address, object: object, "reached twice (a loop)") }
+        let header = try HDF5BTree1Node(reader: reader, at: address, type: 0, expectedLevel: expected, visited: &visited, what, object: object)
         guard visited.count <= HDF5ProfileLimits.maxObjects else { throw reader.refused(object, "group B-tree of more than \(HDF5ProfileLimits.maxObjects) nodes") }
-        let prefix = 8 + 2 * reader.offsetSize
-        let head = try reader.metadata(at: address, count: prefix, what, object: object)
-        var cursor = reader.cursor(head, what, at: address, object: object)
-        guard try cursor.signature("TREE") else { throw reader.damaged(what, at: address, object: object, "no TREE signature") }
-        let type = try cursor.u8("node type")
-        let level = Int(try cursor.u8("node level"))
-        let entries = Int(try cursor.u16("entries used"))
-        guard type == 0 else { throw reader.damaged(what, at: address, object: object, "node type \(type) (a group's B-tree has type 0)") }
-        if let expected, level != expected {
-            throw reader.damaged(what, at: address, object: object, "level \(level) below a node of level \(expected + 1)")
-        }
+        let (level, entries) = (header.level, header.entries)
         guard entries <= 2 * reader.groupInternalK else {
             throw reader.damaged(what, at: address, object: object, "\(entries) entries (the superblock allows \(2 * reader.groupInternalK))")
         }
-        let size = prefix + entries * (reader.lengthSize + reader.offsetSize) + reader.lengthSize
+        let size = header.headerSize + entries * (reader.lengthSize + reader.offsetSize) + reader.lengthSize
         let bytes = try reader.metadata(at: address, count: size, what, object: object)
-        cursor = reader.cursor(bytes, what, at: address, object: object, from: prefix)
+        var cursor = reader.cursor(bytes, what, at: address, object: object, from: header.headerSize)
         var children: [UInt64] = []
         for _ in 0..<entries {
             try cursor.skip(reader.lengthSize, "key")
