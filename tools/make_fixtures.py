@@ -811,10 +811,70 @@ def gen_reused_checkpoints() -> list[dict]:
     return entries
 
 
+class Traceable(nn.Module):
+    """A float case's model (`build_parent`) with a forward that runs one of its RNNs, so that
+    torch.jit.trace can record it; its children, hence its state_dict keys, are the model's."""
+
+    def __init__(self, root: nn.Module, rnn_path: str):
+        super().__init__()
+        for name, child in root.named_children():
+            self.add_module(name, child)
+        self.rnn_path = rnn_path
+
+    def forward(self, x):
+        module = self
+        for part in self.rnn_path.split("."):
+            module = getattr(module, part)
+        return module(x)[0]
+
+
+class TwoModels(nn.Module):
+    """An archive wrapping several models, as published TorchScript files often do."""
+
+    def __init__(self, first: nn.Module, second: nn.Module):
+        super().__init__()
+        self._model = first
+        self.aux = second
+
+
+def case_parent(case_name: str) -> tuple[dict, nn.Module]:
+    case, state = float_case_state(case_name)
+    mods = [(p, make_module(k, c)) for p, k, c in case_modules(case)]
+    parent, _ = build_parent(mods, extras=bool(case["extra_keys"]))
+    parent.load_state_dict(state)
+    return case, parent.eval()
+
+
+def gen_torchscript_checkpoints() -> list[dict]:
+    """TorchScript archives (torch.jit.save) of float cases' models, scripted and traced, and one
+    archive wrapping two models (validated by the cases; the wrapper by tests/TorchScript)."""
+    root = FIXTURES / "checkpoints"
+    entries = []
+    for case_name in ("gru_bi_2l", "lstm_proj_bi_2l", "two_modules"):
+        case, parent = case_parent(case_name)
+        name = f"{case_name}_scripted"
+        torch.jit.save(torch.jit.script(parent), root / f"{name}.pt")
+        entries.append(entry(name, f"{name}.pt", "torchscript", "float32", case_modules(case), case["extra_keys"],
+                             f"float/{case_name}", notes="torch.jit.script of the case's model, torch.jit.save"))
+    case, parent = case_parent("gru_bi_2l")
+    prefix = case_modules(case)[0][0]
+    config = case_modules(case)[0][2]
+    traced = torch.jit.trace(Traceable(parent, prefix), torch.zeros(T, 1, config["input_size"]))
+    torch.jit.save(traced, root / "gru_bi_2l_traced.pt")
+    entries.append(entry("gru_bi_2l_traced", "gru_bi_2l_traced.pt", "torchscript", "float32", case_modules(case),
+                         case["extra_keys"], "float/gru_bi_2l", notes="torch.jit.trace of the case's model (constants.pkl, traced_inputs)"))
+    _, two = case_parent("two_modules")
+    _, gru = case_parent("gru_bi_2l")
+    torch.jit.save(torch.jit.script(TwoModels(two, gru)), root / "two_models_wrapped.pt")
+    return entries
+
+
 def verify_checkpoint(e: dict) -> None:
     path = FIXTURES / "checkpoints" / e["file"]
     if e["format"] == "safetensors":
         obj = safetensors.torch.load_file(str(path))
+    elif e["format"] == "torchscript":
+        obj = torch.jit.load(str(path)).state_dict()
     else:
         obj = torch.load(path, weights_only=True)
     for key in e["state_dict_path"]:
@@ -834,7 +894,8 @@ def verify_checkpoint(e: dict) -> None:
 
 def gen_checkpoints() -> None:
     root = fresh_dir(FIXTURES / "checkpoints")
-    entries = gen_dtype_checkpoints() + gen_noncontiguous_checkpoint() + gen_reused_checkpoints()
+    entries = (gen_dtype_checkpoints() + gen_noncontiguous_checkpoint() + gen_reused_checkpoints()
+               + gen_torchscript_checkpoints())
     write_json(root / "index.json", {"version": 1, "checkpoints": entries})
     for e in entries:
         verify_checkpoint(e)

@@ -38,7 +38,9 @@ struct InspectCommand: ParsableCommand {
         if let version = summary.formatVersion {
             printLine("format: \(summary.format ?? FileMetadata.formatName) \(version)" + (summary.producer.map { " (producer: \($0))" } ?? ""))
         } else {
-            let container = summary.source == .hdf5 ? "bare HDF5 dump" : "\(summary.source.rawValue) file"
+            let container = summary.source == .hdf5 ? "bare HDF5 dump"
+                : summary.producer == TorchCheckpoint.torchScriptProducer ? "TorchScript archive (torch.jit.save)"
+                : "\(summary.source.rawValue) file"
             printLine("format: \(container), no RNNKit metadata (kinds and sizes inferred from tensor names and shapes)")
         }
         for (key, value) in summary.user.sorted(by: { $0.key < $1.key }) {

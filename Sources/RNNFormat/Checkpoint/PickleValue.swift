@@ -13,6 +13,15 @@ enum PickleGlobal: Sendable, Hashable {
     case codecsEncode
     /// A `torch.<dtype>` singleton (`torch.qint8`, ...), as quantized modules record it.
     case dtype(String)
+    /// A TorchScript module class (`__torch__.<qualified name>`, from `torch.jit.save`): never
+    /// looked up, imported or run; the name is only a label, and NEWOBJ of it builds an inert
+    /// record whose state BUILD fills in.
+    case torchScriptClass(String)
+    /// `torch.jit._pickle.restore_type_tag(value, type)`: returns `value` (the tag is TorchScript's
+    /// static type of a list or dict).
+    case restoreTypeTag
+    /// `torch.jit._pickle.build_tensorlist` / `build_intlist` / ...: returns the list.
+    case buildList(String)
 
     /// `module.name` as the pickle named it.
     var dottedName: String {
@@ -28,6 +37,9 @@ enum PickleGlobal: Sendable, Hashable {
         case .device: "torch.device"
         case .codecsEncode: "_codecs.encode"
         case .dtype(let name): "torch." + name
+        case .torchScriptClass(let name): name
+        case .restoreTypeTag: "torch.jit._pickle.restore_type_tag"
+        case .buildList(let name): "torch.jit._pickle." + name
         }
     }
 
@@ -45,11 +57,19 @@ enum PickleGlobal: Sendable, Hashable {
         case ("torch", "device"): return .device
         case ("_codecs", "encode"): return .codecsEncode
         case ("torch", _) where torchDTypeNames.contains(name): return .dtype(name)
+        case _ where (module == "__torch__" || module.hasPrefix("__torch__.")) && !name.isEmpty:
+            return .torchScriptClass(module + "." + name)
+        case ("torch.jit._pickle", "restore_type_tag"): return .restoreTypeTag
+        case ("torch.jit._pickle", _) where torchScriptListBuilders.contains(name): return .buildList(name)
         case ("torch", _): return TorchDType(rawValue: name).map { .storageType($0) }
         default: return nil
         }
     }
 }
+
+private let torchScriptListBuilders: Set<String> = [
+    "build_tensorlist", "build_intlist", "build_doublelist", "build_boollist",
+]
 
 private let torchDTypeNames: Set<String> = [
     "float32", "float", "float64", "double", "float16", "half", "bfloat16", "int64", "long", "int32", "int",
@@ -81,6 +101,8 @@ enum PickleValue: Sendable, Hashable {
     case list(Int)
     case dict(Int)
     case scriptObject(Int)
+    /// An instance of a TorchScript class: an inert record (`PickleGraph.records`).
+    case record(Int)
     case global(PickleGlobal)
     // Boxed so that every value stays small: memory stays a small multiple of the pickle's size.
     indirect case storage(TorchStorageRef)
@@ -105,6 +127,8 @@ enum PickleValue: Sendable, Hashable {
         case .list: "list"
         case .dict: "dict"
         case .scriptObject: "torch.ScriptObject"
+        case .record: "TorchScript object"
+        case .record: "TorchScript object"
         case .global: "class or function"
         case .storage: "storage"
         case .tensor: "tensor"
@@ -164,6 +188,9 @@ struct PickleGraph: Sendable {
     var dicts: [PickleDict] = []
     /// The state each `torch.ScriptObject` received through BUILD (nil until then).
     var scriptObjects: [PickleValue?] = []
+    /// TorchScript objects: the class's name (a label) and the state BUILD gave it (a dict of
+    /// attributes: submodules, parameters, buffers, flags), nil until then.
+    var records: [(className: String, state: PickleValue?)] = []
     /// Every storage the pickle referred to, by key.
     var storages: [String: TorchStorageRef] = [:]
 

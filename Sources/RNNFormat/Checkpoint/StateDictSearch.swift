@@ -34,6 +34,7 @@ struct StateDictSearch {
         var seenTuples = Set<Int>()
         var seenLists = Set<Int>()
         var seenDicts = Set<Int>()
+        var seenRecords = Set<Int>()
         var visits = 0
         var pending: [(value: PickleValue, node: Int, depth: Int)] = [(graph.root, -1, 0)]
         while let (value, node, depth) = pending.popLast() {
@@ -64,6 +65,15 @@ struct StateDictSearch {
             case .tuple(let id):
                 guard seenTuples.insert(id).inserted else { continue }
                 for (i, child) in graph.tuples[id].enumerated() where Self.mayHoldTensors(child) { children.append((child, String(i))) }
+            case .record(let id):
+                // A TorchScript module tree, read as its `state_dict()` would be: every tensor
+                // attribute of every submodule, keyed by attribute path
+                // (`_model.decoder.rnn.weight_ih_l0`).
+                guard seenRecords.insert(id).inserted else { continue }
+                var entries: [(key: String, value: PickleValue)] = []
+                try Self.flatten(record: id, prefix: "", graph: graph, depth: depth, limits: limits, file: file,
+                                 seen: &seenRecords, visits: &visits, into: &entries)
+                if !entries.isEmpty { tensorDicts.append(TensorDict(outerPath: path(node), entries: entries)) }
             case .tensor, .scriptObject:
                 looseTensors.append(path(node).joined(separator: "."))
             default:
@@ -77,10 +87,41 @@ struct StateDictSearch {
         }
     }
 
+    /// Collects the tensor attributes of TorchScript record `id` and of the records among its
+    /// attributes (its submodules), keys prefixed by the attribute path. Tensors in lists or
+    /// dicts (a GRU's `_flat_weights`, which repeats its parameters) are not parameters, as
+    /// they are not in `state_dict()`.
+    private static func flatten(record id: Int, prefix: String, graph: PickleGraph, depth: Int, limits: PickleLimits, file: String,
+                                seen: inout Set<Int>, visits: inout Int, into entries: inout [(key: String, value: PickleValue)]) throws {
+        visits += 1
+        guard visits <= limits.maxVisits else {
+            throw RNNFormatError(.refused, file: file, "checkpoint structure has more than \(limits.maxVisits) nested containers")
+        }
+        guard depth <= limits.maxNesting else {
+            throw RNNFormatError(.refused, file: file, object: String(prefix.prefix(200)),
+                                 "checkpoint nesting too deep: TorchScript modules nested more than \(limits.maxNesting) levels")
+        }
+        guard case .dict(let state) = graph.records[id].state else { return }
+        for (key, child) in graph.dicts[state].entries {
+            guard let name = keyName(key) else { continue }
+            let full = prefix.isEmpty ? name : prefix + "." + name
+            switch child {
+            case .tensor, .scriptObject:
+                entries.append((full, child))
+            case .record(let sub):
+                guard seen.insert(sub).inserted else { continue }
+                try flatten(record: sub, prefix: full, graph: graph, depth: depth + 1, limits: limits, file: file,
+                            seen: &seen, visits: &visits, into: &entries)
+            default:
+                break
+            }
+        }
+    }
+
     /// Containers and tensors; scalars are not visited.
     private static func mayHoldTensors(_ value: PickleValue) -> Bool {
         switch value {
-        case .dict, .list, .tuple, .tensor, .scriptObject: true
+        case .dict, .list, .tuple, .tensor, .scriptObject, .record: true
         default: false
         }
     }

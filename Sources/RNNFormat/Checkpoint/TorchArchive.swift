@@ -1,5 +1,5 @@
-/// A `torch.save` zip archive: `<root>/data.pkl`, `<root>/data/<key>` storages and the
-/// `<root>/byteorder` record. Reads storages on demand, checks each one's size against the
+/// A `torch.save` or `torch.jit.save` zip archive: `<root>/data.pkl`, `<root>/data/<key>`
+/// storages and the `<root>/byteorder` record. Reads storages on demand, checks each one's size against the
 /// pickle's declaration, and keeps the total read under a byte budget.
 final class TorchArchive {
     let zip: ZipArchive
@@ -16,8 +16,10 @@ final class TorchArchive {
     var pickleMember: String { root + "/data.pkl" }
 
     /// Locates the pickle and byte order of a torch.save archive.
-    /// - Throws: `.notRecognized` for a zip without `<root>/data.pkl` (TorchScript archives are
-    ///   named as such), `.malformed` for an unknown byte order or several pickles.
+    /// - Throws: `.notRecognized` for a zip without `<root>/data.pkl` (TorchScript archives
+    ///   without one are named as such), `.malformed` for an unknown byte order or several
+    ///   pickles. TorchScript archives (`torch.jit.save`) have a `data.pkl` like torch.save's;
+    ///   their `code/` and `constants.pkl` are never read.
     init(zip: ZipArchive, limits: CheckpointLimits) throws {
         self.zip = zip
         self.limits = limits
@@ -32,7 +34,7 @@ final class TorchArchive {
             }
             if zip.entries.contains(where: { $0.name.hasSuffix("/constants.pkl") || $0.name.contains("/code/") }) {
                 throw RNNFormatError(.notRecognized, file: path,
-                                     "a TorchScript archive (torch.jit.save) is not a state_dict checkpoint; save model.state_dict() with torch.save instead")
+                                     "a TorchScript archive (torch.jit.save) without <root>/data.pkl, which holds its modules' parameters: nothing to import")
             }
             throw RNNFormatError(.notRecognized, file: path, "zip archive without <root>/data.pkl: not a torch.save checkpoint")
         }

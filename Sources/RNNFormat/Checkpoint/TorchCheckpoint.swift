@@ -83,8 +83,12 @@ public enum TorchCheckpoint {
             namespaces.append(CheckpointAssembly.Namespace(outerPath: dict.outerPath, candidates: candidates, keys: keys))
         }
         return try CheckpointAssembly.assemble(namespaces, looseTensors: search.looseTensors, options: options, file: path,
-                                               metadata: FileMetadata(formatVersion: nil, producer: "torch.save"))
+                                               metadata: FileMetadata(formatVersion: nil, producer: graph.records.isEmpty ? "torch.save" : Self.torchScriptProducer))
     }
+
+    /// The producer recorded for a TorchScript archive (`torch.jit.save`), whose modules are read
+    /// from its object tree.
+    public static let torchScriptProducer = "torch.jit.save"
 
     /// A short description of a state_dict value for messages: `[7, 5] torch.float32`.
     static func describe(_ value: PickleValue) -> String {

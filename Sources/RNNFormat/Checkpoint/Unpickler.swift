@@ -508,13 +508,28 @@ final class Unpickler {
                 out.append(UInt8(scalar.value))
             }
             return .bytes(out)
-        case .storageType, .qscheme, .scriptObject, .dtype:
+        case .restoreTypeTag:
+            let a = try arguments(args, g.dottedName, count: 2...2)
+            guard case .string = a[1] else { throw malformed("\(g.dottedName): expected a type name, found \(a[1].kindName)") }
+            return a[0]
+        case .buildList:
+            let a = try arguments(args, g.dottedName, count: 1...1)
+            guard case .list = a[0] else { throw malformed("\(g.dottedName): expected a list, found \(a[0].kindName)") }
+            return a[0]
+        case .storageType, .qscheme, .scriptObject, .dtype, .torchScriptClass:
             throw malformed("REDUCE on \(g.dottedName), which is not callable here")
         }
     }
 
-    /// NEWOBJ builds nothing but the empty `torch.ScriptObject` that quantized modules pickle.
+    /// NEWOBJ builds nothing but the empty `torch.ScriptObject` that quantized modules pickle,
+    /// and inert records of TorchScript classes.
     private func newObject(_ cls: PickleValue, _ args: PickleValue) throws -> PickleValue {
+        if case .global(.torchScriptClass(let name)) = cls {
+            guard case .tuple(let id) = args, graph.tuples[id].isEmpty else { throw malformed("NEWOBJ of \(name) with arguments") }
+            try countContainer()
+            graph.records.append((name, nil))
+            return .record(graph.records.count - 1)
+        }
         guard case .global(.scriptObject) = cls else {
             throw RNNFormatError(.refusedPickle, file: file,
                                  "refusing NEWOBJ of \(cls.globalName ?? "a " + cls.kindName) (\(member) byte \(opcodeStart)); only torch.ScriptObject is constructed that way")
@@ -530,6 +545,9 @@ final class Unpickler {
         case .scriptObject(let id):
             guard graph.scriptObjects[id] == nil else { throw malformed("BUILD on a torch.ScriptObject that already has a state") }
             graph.scriptObjects[id] = state
+        case .record(let id):
+            guard graph.records[id].state == nil else { throw malformed("BUILD on a \(graph.records[id].className) that already has a state") }
+            graph.records[id].state = state
         case .dict:
             // An OrderedDict's instance attributes (a state_dict's `_metadata`): not needed.
             break
