@@ -44,6 +44,11 @@ from pathlib import Path
 # regenerated files identical on AVX2 and AVX512 machines. (Float outputs do not depend on it;
 # they depend on the thread count instead, hence torch.set_num_threads(1) in main.)
 os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
+# torch.jit.script writes a class's constants in set order, which depends on Python's string
+# hashing: run under a fixed hash seed so that TorchScript archives are reproducible.
+if os.environ.get("PYTHONHASHSEED") != "0":
+    os.environ["PYTHONHASHSEED"] = "0"
+    os.execv(sys.executable, [sys.executable] + sys.argv)
 
 import h5py
 import numpy as np
@@ -845,6 +850,35 @@ def case_parent(case_name: str) -> tuple[dict, nn.Module]:
     return case, parent.eval()
 
 
+def canonicalize_torchscript(path: Path) -> None:
+    """torch.jit.save records a random `.data/serialization_id` (40 decimal digits): set it to
+    zeros in place, with its CRC in the local header and the central directory, so that two runs
+    write the same bytes (and the archive's 64-byte alignment stays as torch wrote it)."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as z:
+        info = next(i for i in z.infolist() if i.filename.endswith("/.data/serialization_id"))
+    assert info.compress_type == zipfile.ZIP_STORED
+    name_len, extra_len = struct.unpack_from("<HH", data, info.header_offset + 26)
+    start = info.header_offset + 30 + name_len + extra_len
+    new = b"0" * info.file_size
+    data[start:start + info.file_size] = new
+    crc = zlib.crc32(new)
+    struct.pack_into("<I", data, info.header_offset + 14, crc)
+    central = data.rfind(b"PK\x01\x02" + data[info.header_offset + 4:info.header_offset + 6])
+    while central >= 0:
+        if data[central + 46:central + 46 + len(info.filename)] == info.filename.encode():
+            struct.pack_into("<I", data, central + 16, crc)
+            break
+        central = data.rfind(b"PK\x01\x02", 0, central)
+    assert central >= 0, "central directory entry of the serialization id not found"
+    path.write_bytes(bytes(data))
+
+
+def save_torchscript(module, path: Path) -> None:
+    torch.jit.save(module, path)
+    canonicalize_torchscript(path)
+
+
 def gen_torchscript_checkpoints() -> list[dict]:
     """TorchScript archives (torch.jit.save) of float cases' models, scripted and traced, and one
     archive wrapping two models (validated by the cases; the wrapper by tests/TorchScript)."""
@@ -853,19 +887,19 @@ def gen_torchscript_checkpoints() -> list[dict]:
     for case_name in ("gru_bi_2l", "lstm_proj_bi_2l", "two_modules"):
         case, parent = case_parent(case_name)
         name = f"{case_name}_scripted"
-        torch.jit.save(torch.jit.script(parent), root / f"{name}.pt")
+        save_torchscript(torch.jit.script(parent), root / f"{name}.pt")
         entries.append(entry(name, f"{name}.pt", "torchscript", "float32", case_modules(case), case["extra_keys"],
                              f"float/{case_name}", notes="torch.jit.script of the case's model, torch.jit.save"))
     case, parent = case_parent("gru_bi_2l")
     prefix = case_modules(case)[0][0]
     config = case_modules(case)[0][2]
     traced = torch.jit.trace(Traceable(parent, prefix), torch.zeros(T, 1, config["input_size"]))
-    torch.jit.save(traced, root / "gru_bi_2l_traced.pt")
+    save_torchscript(traced, root / "gru_bi_2l_traced.pt")
     entries.append(entry("gru_bi_2l_traced", "gru_bi_2l_traced.pt", "torchscript", "float32", case_modules(case),
                          case["extra_keys"], "float/gru_bi_2l", notes="torch.jit.trace of the case's model (constants.pkl, traced_inputs)"))
     _, two = case_parent("two_modules")
     _, gru = case_parent("gru_bi_2l")
-    torch.jit.save(torch.jit.script(TwoModels(two, gru)), root / "two_models_wrapped.pt")
+    save_torchscript(torch.jit.script(TwoModels(two, gru)), root / "two_models_wrapped.pt")
     return entries
 
 
