@@ -13,7 +13,7 @@ struct QuantizeCommand: ParsableCommand {
         abstract: "Write a copy of a model file with int8 weight matrices.",
         discussion: """
             Quantizes weight_ih, weight_hh (and weight_hr of projected LSTMs) of every RNN \
-            module, or of the modules under --modules, with PyTorch's quantize_dynamic rule: \
+            module, or of the modules under each --module prefix, with PyTorch's quantize_dynamic rule: \
             symmetric int8, one scale per matrix (--per-channel: one per output row). Biases \
             stay float32. At run time activations are quantized per call as PyTorch does \
             (spec/FORMAT.md, "Quantized tensors"). The file is written atomically. For each \
@@ -32,22 +32,21 @@ struct QuantizeCommand: ParsableCommand {
     @Flag(help: "One scale per output row instead of one per matrix (not a PyTorch scheme; more accurate).")
     var perChannel = false
 
-    @Option(help: ArgumentHelp("Comma-separated dotted prefixes of the modules to quantize (default: all).", valueName: "p1,p2"))
-    var modules: String?
+    @Option(name: .customLong("module"),
+            help: ArgumentHelp("The dotted prefix of modules to quantize; repeat for several (default: all).", valueName: "prefix"))
+    var modules: [String] = []
 
     @Flag(help: "Replace the output if it exists.")
     var force = false
 
     @OptionGroup var inference: InferenceArguments
 
-    /// The prefixes of `--modules`, or nil when absent.
-    var prefixes: [String]? {
-        modules.map { $0.split(separator: ",", omittingEmptySubsequences: false).map { String($0) } }
-    }
+    /// The prefixes of `--module`, or nil (every module) when absent.
+    var prefixes: [String]? { modules.isEmpty ? nil : modules }
 
     func validate() throws {
-        if let prefixes, prefixes.contains(where: \.isEmpty) {
-            throw ValidationError("--modules takes comma-separated module prefixes, found an empty one in \"\(modules ?? "")\"")
+        if modules.contains(where: \.isEmpty) {
+            throw ValidationError("--module takes a module's dotted prefix, found an empty one")
         }
     }
 
@@ -71,7 +70,7 @@ struct QuantizeCommand: ParsableCommand {
             }
             let untouched = result.model.modules.count - result.reports.count
             if untouched > 0 {
-                printLine("  left float: \(untouched) module(s) not selected by --modules")
+                printLine("  left float: \(untouched) module(s) not selected by --module")
             }
             if !model.leftovers.isEmpty {
                 FileHandle.standardError.write(Data("note: \(model.leftovers.count) tensor(s) outside RNN modules not written\n".utf8))

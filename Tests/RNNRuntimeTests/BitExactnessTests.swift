@@ -31,11 +31,37 @@ import RNNFormat
         }
     }
 
-    /// The detected capability follows PyTorch's rule on this CPU unless ATEN_CPU_CAPABILITY says otherwise.
-    @Test func detectedCapabilityHasABlockPyTorchUses() {
-        #expect([0, 16, 32].contains(PyTorchCPUCapability.detected.sigmoidBlock))
-        if ProcessInfo.processInfo.environment["ATEN_CPU_CAPABILITY"] == nil, KernelISA.best == .avx512 {
-            #expect(PyTorchCPUCapability.detected == .avx512)
+    /// ATen's rule (aten/src/ATen/native/DispatchStub.cpp with cpuinfo), read independently of
+    /// our CPUID probe from the kernel's flags: AVX-512 needs avx512vl, avx512bw, avx512dq and
+    /// FMA; AVX2 needs avx2 and FMA; otherwise the default build. Linux x86-64 only (the flags
+    /// come from /proc/cpuinfo); elsewhere nil.
+    static func atenCapabilityFromCPUInfo() -> PyTorchCPUCapability? {
+        #if os(Linux) && arch(x86_64)
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
+        let flags = Set(line.split(separator: " ").map(String.init))
+        if flags.isSuperset(of: ["avx512vl", "avx512bw", "avx512dq", "fma"]) { return .avx512 }
+        if flags.isSuperset(of: ["avx2", "fma"]) { return .avx2 }
+        return .default
+        #else
+        return nil
+        #endif
+    }
+
+    /// Without ATEN_CPU_CAPABILITY, the capability the runtime mirrors is the one ATen picks on
+    /// this CPU; with it, the one it names.
+    @Test func detectedCapabilityIsTheOnePyTorchPicks() throws {
+        if let forced = ProcessInfo.processInfo.environment["ATEN_CPU_CAPABILITY"]?.lowercased(),
+           let named = PyTorchCPUCapability(rawValue: forced) {
+            #expect(PyTorchCPUCapability.detected == named)
+            return
         }
+        #if os(Linux) && arch(x86_64)
+        let expected = try #require(Self.atenCapabilityFromCPUInfo(), "no flags line in /proc/cpuinfo")
+        #expect(PyTorchCPUCapability.detected == expected)
+        #else
+        // arm64 and other builds: ATen's vectorised sigmoid has no wider block than the default.
+        #expect(PyTorchCPUCapability.detected == .default)
+        #endif
     }
 }

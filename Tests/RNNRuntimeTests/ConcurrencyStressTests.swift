@@ -1,4 +1,5 @@
 import Foundation
+import _RNNKitTestSupport
 import RNNRuntime
 import Testing
 import RNNFormat
@@ -31,10 +32,8 @@ struct ConcurrencyStressTests {
     func loadRunWrite() async throws {
         // tmpfs when there is one: the writer fsyncs every file, which on a disk costs more
         // than everything else this test does.
-        let base = FileManager.default.isWritableFile(atPath: "/dev/shm") ? "/dev/shm" : FileManager.default.temporaryDirectory.path
-        let directory = base + "/rnnkit-stress-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let temporary = try TemporaryDirectory(inMemory: true)
+        let directory = temporary.path
 
         var generator = SplitMix64(seed: 21)
         let records = try Self.configs.enumerated().map { index, config in

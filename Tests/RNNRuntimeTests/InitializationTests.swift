@@ -1,4 +1,5 @@
 import Foundation
+import _RNNKitTestSupport
 import RNNRuntime
 import Testing
 import RNNFormat
@@ -54,13 +55,11 @@ struct InitializationTests {
     }
 
     @Test func savedFileReloadsToTheSameModules() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("init-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = try TemporaryDirectory()
         var generator = SplitMix64(seed: 4)
         let lstm = try LSTM(inputSize: 3, hiddenSize: 6, numLayers: 2, bidirectional: true, projSize: 2, path: "encoder", using: &generator)
         let cell = try RNNCell(inputSize: 4, hiddenSize: 5, nonlinearity: .relu, path: "head.cell", using: &generator)
-        let path = directory.appendingPathComponent("model.h5").path
+        let path = directory.file("model.h5")
         try ModelFile(modules: [lstm.record, cell.record]).write(to: path, overwrite: false)
 
         let file = try ModelFile.read(path: path)

@@ -1,4 +1,5 @@
 import Foundation
+import _RNNKitTestSupport
 import RNNRuntime
 import Testing
 import RNNFormat
@@ -68,13 +69,6 @@ enum QuantFixtures {
         }
         return (worst, total / Double(max(count, 1)), equal, count)
     }
-
-    /// A fresh directory, removed by the caller.
-    static func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("rnnkit-quant-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
 }
 
 @Suite("Quantized modules against PyTorch (fixtures/quant)")
@@ -132,9 +126,8 @@ struct QuantizedFixtureTests {
         let fixture = try Fixtures.loadCase(directory)
         let source = Fixtures.path(directory, "attrs.h5")
         let result = try ModelQuantization(quantizing: try ModelFile.read(path: source), file: source, steps: 5)
-        let temp = try QuantFixtures.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: temp) }
-        let path = temp.appendingPathComponent("q.h5").path
+        let temp = try TemporaryDirectory()
+        let path = temp.file("q.h5")
         try result.model.write(to: path, overwrite: false)
         let reread = try ModelFile.read(path: path)
         #expect(reread.modules == result.model.modules)
@@ -211,10 +204,9 @@ struct QuantizedFixtureTests {
         let record = try ModuleRecord(pytorchDefault: config, path: "model.rnn", using: &generator)
         let float = ModelFile(modules: [record])
         let quantized = try Quantizer().quantize(float, modules: nil, file: "memory").model
-        let temp = try QuantFixtures.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: temp) }
-        let floatPath = temp.appendingPathComponent("float.h5").path
-        let quantPath = temp.appendingPathComponent("int8.h5").path
+        let temp = try TemporaryDirectory()
+        let floatPath = temp.file("float.h5")
+        let quantPath = temp.file("int8.h5")
         try float.write(to: floatPath, overwrite: false)
         try quantized.write(to: quantPath, overwrite: false)
         func size(_ path: String) throws -> Int {

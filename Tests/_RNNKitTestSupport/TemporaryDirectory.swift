@@ -4,8 +4,12 @@ import Foundation
 public final class TemporaryDirectory: Sendable {
     public let path: String
 
-    public init() throws {
-        let template = FileManager.default.temporaryDirectory.appendingPathComponent("rnnkit-test-XXXXXX").path
+    /// - Parameter inMemory: under /dev/shm when it exists, for tests whose writes would
+    ///   otherwise wait on fsync to a disk.
+    public init(inMemory: Bool = false) throws {
+        let base = inMemory && FileManager.default.isWritableFile(atPath: "/dev/shm")
+            ? "/dev/shm" : FileManager.default.temporaryDirectory.path
+        let template = base + "/rnnkit-test-XXXXXX"
         var bytes = Array(template.utf8CString)
         guard let made = mkdtemp(&bytes) else { throw CocoaError(.fileWriteUnknown) }
         path = String(cString: made)

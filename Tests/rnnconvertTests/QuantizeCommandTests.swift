@@ -56,11 +56,11 @@ struct QuantizeCommandTests {
         }
     }
 
-    @Test("--per-channel writes one scale per row; --modules leaves other modules float")
+    @Test("--per-channel writes one scale per row; --module leaves other modules float")
     func options() throws {
         let temp = try TemporaryDirectory()
         let out = temp.file("q.h5")
-        let result = try CLI.run(["quantize", Self.fixtures + "/float/two_modules/model.pt", "-o", out, "--per-channel", "--modules", "decoder"])
+        let result = try CLI.run(["quantize", Self.fixtures + "/float/two_modules/model.pt", "-o", out, "--per-channel", "--module", "decoder"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("decoder: LSTM, bytes "))
         #expect(!result.stdout.contains("encoder: GRU, bytes "))
@@ -79,10 +79,10 @@ struct QuantizeCommandTests {
     }
 
     static let refusals: [Refusal] = [
-        Refusal(name: "unknown prefix", arguments: { ["quantize", fixtures + "/float/two_modules/dump.h5", "-o", $0, "--modules", "decoder,head"] },
+        Refusal(name: "unknown prefix", arguments: { ["quantize", fixtures + "/float/two_modules/dump.h5", "-o", $0, "--module", "decoder", "--module", "head"] },
                 message: "dump.h5: head: selects no module; the file holds decoder, encoder"),
-        Refusal(name: "empty prefix", arguments: { ["quantize", fixtures + "/float/gru/dump.h5", "-o", $0, "--modules", "rnn,"] },
-                message: "--modules takes comma-separated module prefixes, found an empty one in \"rnn,\""),
+        Refusal(name: "empty prefix", arguments: { ["quantize", fixtures + "/float/gru/dump.h5", "-o", $0, "--module", "rnn", "--module", ""] },
+                message: "--module takes a module's dotted prefix, found an empty one"),
         Refusal(name: "not a model", arguments: { ["quantize", fixtures + "/quant/qgru/q.weight_ih_l0.npy", "-o", $0] },
                 message: "q.weight_ih_l0.npy"),
         Refusal(name: "missing input", arguments: { ["quantize", fixtures + "/nonexistent.h5", "-o", $0] },
@@ -125,7 +125,7 @@ struct QuantizeCommandTests {
     func help() throws {
         let result = try CLI.run(["quantize", "--help"])
         #expect(result.status == 0)
-        for option in ["--output", "--per-channel", "--modules", "--force", "--batch-first", "--nonlinearity"] {
+        for option in ["--output", "--per-channel", "--module", "--force", "--batch-first", "--nonlinearity"] {
             #expect(result.stdout.contains(option), "\(option) missing from help")
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import _RNNKitTestSupport
 import RNNFormat
 import Testing
 
@@ -88,10 +89,8 @@ struct NpyTests {
         NpyArray(shape: [0], values: .float32([])),
     ])
     func roundTripsThroughFile(array: NpyArray) throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("npy-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("a.npy").path
+        let directory = try TemporaryDirectory()
+        let path = directory.file("a.npy")
         try array.write(path: path)
         #expect(try NpyArray.read(path: path) == array)
     }
@@ -157,11 +156,9 @@ struct NpyTests {
     }
 
     @Test func typedReadersNameTheWrongType() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("npy-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let ints = dir.appendingPathComponent("ints.npy").path
-        let floats = dir.appendingPathComponent("floats.npy").path
+        let directory = try TemporaryDirectory()
+        let ints = directory.file("ints.npy")
+        let floats = directory.file("floats.npy")
         try NpyArray(int64: [1, 2], shape: [2]).write(path: ints)
         try NpyArray(try Tensor(shape: [1], scalars: [1])).write(path: floats)
         #expect(throws: RNNFormatError.self) { try NpyArray.readFloatTensor(path: ints) }
@@ -172,7 +169,7 @@ struct NpyTests {
         } catch let e as RNNFormatError {
             #expect(e.description == "\(ints): expected a float32 array (float16 and float64 are converted), found int64")
         }
-        let missing = dir.appendingPathComponent("missing.npy").path
+        let missing = directory.file("missing.npy")
         #expect { try NpyArray.read(path: missing) } throws: { ($0 as? RNNFormatError)?.code == .io }
     }
 }
