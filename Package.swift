@@ -60,6 +60,9 @@ let package = Package(
         // not a product: `swift run -c release kernelbench [H ...]`.
         .executableTarget(name: "kernelbench", dependencies: ["RNNRuntime", "CRNNKernels"]),
         .target(name: "_RNNKitTestSupport", path: "Tests/_RNNKitTestSupport"),
+        // Peak memory of hostile reads, each measured alone in a process of its own
+        // (HostileMemoryTests); built for the tests, not a product.
+        .executableTarget(name: "rnnkit-memprobe", dependencies: ["RNNFormat"], path: "Tests/MemoryProbe"),
         .testTarget(name: "RNNFormatTests", dependencies: ["_RNNKitTestSupport", "RNNFormat", "RNNFormatWriter", "RNNKitTools", "CZlib"]),
         .testTarget(name: "RNNRuntimeTests", dependencies: ["_RNNKitTestSupport", "RNNRuntime", "RNNFormat", "RNNFormatWriter", "RNNKitTools"]),
         .testTarget(name: "rnnconvertTests", dependencies: ["rnnconvert", "_RNNKitTestSupport", "RNNFormat", "RNNFormatWriter", "RNNKitTools"]),

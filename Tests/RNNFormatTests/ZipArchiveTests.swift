@@ -60,13 +60,12 @@ struct ZipArchiveTests {
         var zip = ZipTestBuilder()
         zip.members.append(.init(name: "archive/data.pkl", data: bomb, method: 8, crc32: 0, uncompressedSize: 1024))
         let archive = try open(zip.bytes(), in: dir)
-        let before = HostileBounds.peakResidentBytes()
         let started = ContinuousClock.now
         let error = code { _ = try archive.read(archive.entries[0], maxBytes: 1 << 30) }
         #expect(error?.code == .refused)
         #expect(error?.message.contains("inflates beyond its declared size of 1024 bytes") == true)
-        // Stopping after one output chunk: neither gigabytes of memory nor seconds of work.
-        #expect(HostileBounds.peakResidentBytes() - before < 64 << 20)
+        // Stopping after one output chunk: no seconds of work (and no gigabytes of memory:
+        // HostileMemoryTests reads this bomb alone).
         #expect(ContinuousClock.now - started < .seconds(2))
     }
 

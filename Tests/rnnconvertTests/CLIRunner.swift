@@ -11,26 +11,9 @@ enum CLI {
         var stderrLines: [Substring] { stderr.split(separator: "\n", omittingEmptySubsequences: false).dropLast() }
     }
 
-    static let repositoryRoot: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
+    static let repositoryRoot = Repository.root
 
-    /// A binary of this package next to the test bundle (SwiftPM builds every executable for
-    /// `swift build --build-tests`).
-    static func built(_ program: String) -> String? {
-        var candidates: [String] = []
-        if let executable = Bundle.main.executableURL {
-            var directory = executable.deletingLastPathComponent()
-            for _ in 0..<4 {
-                candidates.append(directory.appendingPathComponent(program).path)
-                directory.deleteLastPathComponent()
-            }
-        }
-        candidates.append(repositoryRoot + "/.build/debug/" + program)
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
+    static func built(_ program: String) -> String? { Repository.builtProgram(program) }
 
     static let binary: String? = built("rnnconvert")
 

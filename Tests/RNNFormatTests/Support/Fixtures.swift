@@ -1,14 +1,10 @@
 import Foundation
 import RNNFormat
+import _RNNKitTestSupport
 
 /// The committed fixtures (tools/make_fixtures.py; layout in fixtures/README.md).
 enum Fixtures {
-    /// The repository root, found from this file's path.
-    static let repositoryRoot: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<4 { url.deleteLastPathComponent() }
-        return url.path
-    }()
+    static let repositoryRoot = Repository.root
 
     /// `fixtures/` of the repository, or `RNNKIT_FIXTURES` when set.
     static let root: String = ProcessInfo.processInfo.environment["RNNKIT_FIXTURES"] ?? repositoryRoot + "/fixtures"
